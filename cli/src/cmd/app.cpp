@@ -1,0 +1,115 @@
+#include "cmd/app.h"
+
+#include "cmd/commands.h"
+#include "util/exit_code.h"
+#include "util/interrupt.h"
+#include "util/result.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+namespace labctl {
+
+namespace {
+
+constexpr const char* k_exit_codes = R"(Exit codes:
+  0    all scenarios passed
+  1    a scenario failed (step, expectation, debugcon diff, kernel fault, timeout,
+       module did not compile or load)
+  2    bad input (usage, invalid scenario or profile, missing file)
+  3    environment (QEMU, kernel, headers or busybox missing or unusable)
+  130  interrupted (SIGINT, SIGTERM, SIGHUP)
+
+Run 'labctl doctor' to see what is missing.)";
+
+} // namespace
+
+int run_app(int argc, char** argv) {
+  CLI::App app{"labctl: build a kernel module, boot it in QEMU, drive the guest and judge it"};
+  app.footer(k_exit_codes);
+  app.set_version_flag("--version", std::string("labctl ") + LABCTL_VERSION);
+  app.require_subcommand(1);
+
+  GlobalOptions global;
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Debug log, including every spawned command line")
+      ->configurable(false);
+  app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
+  app.add_option("--profile", global.profile, "Lab profile: a name in configs/ or a file")
+      ->capture_default_str();
+  app.add_option("--kernel", global.kernel, "Boot this kernel image instead of the profile's");
+  app.fallthrough();
+
+  auto* doctor = app.add_subcommand("doctor", "Check QEMU, kernel + headers, busybox, KVM; say "
+                                              "what to install");
+
+  BuildOptions build_opts;
+  auto* build = app.add_subcommand("build", "Build one module against the profile's kernel and "
+                                            "print the .ko path");
+  build->add_option("MODULE_DIR", build_opts.module_dir, "Folder with Kbuild/Makefile")
+      ->required();
+
+  InitrdOptions initrd_opts;
+  auto* initrd = app.add_subcommand("initrd", "Pack an initrd without booting");
+  initrd->add_option("SCENARIO", initrd_opts.scenario, "Take modules and files from a scenario");
+  initrd->add_option("-m,--module", initrd_opts.modules, "Module folder (repeatable)");
+  initrd->add_option("-o,--output", initrd_opts.output, "Where to write the initrd")->required();
+  initrd->add_flag("--list", initrd_opts.list, "Print the files it contains");
+
+  RunOptions run_opts;
+  auto* run = app.add_subcommand("run", "Boot scenarios and judge them");
+  run->add_option("SCENARIO", run_opts.scenarios, "Scenario files")->required();
+  run->add_option("-j,--jobs", run_opts.jobs, "Parallel VMs (default: number of CPUs)");
+  run->add_option("--artifacts", run_opts.artifacts, "Artifacts directory");
+  run->add_option("--junit", run_opts.junit, "Write a JUnit XML report");
+  run->add_option("--json", run_opts.json, "Write a JSON report");
+  run->add_flag("--keep-going", run_opts.keep_going, "Run every scenario even after a failure");
+  run->add_option("--shard", run_opts.shard, "Run the K-th of N stable subsets (K/N, 1-based)");
+
+  ShellOptions shell_opts;
+  auto* shell = app.add_subcommand("shell", "Interactive shell on the guest, modules loaded");
+  shell->add_option("SCENARIO", shell_opts.scenario, "Boot this scenario's modules");
+  shell->add_option("-m,--module", shell_opts.modules, "Module folder (repeatable)");
+  shell->add_option("--artifacts", shell_opts.artifacts, "Artifacts directory");
+
+  ListOptions list_opts;
+  auto* list = app.add_subcommand("list", "List scenarios with their descriptions");
+  list->add_option("DIR", list_opts.dir, "Folder of scenarios (default: scenarios/)");
+
+  for (auto* sub : {doctor, build, initrd, run, shell, list})
+    sub->footer(k_exit_codes);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : to_int(ExitCode::bad_input);
+  }
+
+  global.verbosity = verbose ? Verbosity::verbose : quiet ? Verbosity::quiet : Verbosity::normal;
+  setup_logging(global.verbosity);
+  install_interrupt_handlers();
+
+  try {
+    if (doctor->parsed())
+      return command_doctor(global);
+    if (build->parsed())
+      return command_build(global, build_opts);
+    if (initrd->parsed())
+      return command_initrd(global, initrd_opts);
+    if (run->parsed())
+      return command_run(global, run_opts);
+    if (shell->parsed())
+      return command_shell(global, shell_opts);
+    if (list->parsed())
+      return command_list(global, list_opts);
+  } catch (const FatalError& e) {
+    spdlog::error("{}", e.error().message);
+    if (interrupted())
+      return to_int(ExitCode::interrupted);
+    return to_int(e.error().code);
+  }
+  return to_int(ExitCode::bad_input);
+}
+
+} // namespace labctl

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "lab/profile.h"
+#include "util/log.h"
+
+#include <string>
+#include <vector>
+
+namespace labctl {
+
+// Options every subcommand understands.
+struct GlobalOptions {
+  Verbosity verbosity = Verbosity::normal;
+  std::string profile = "default"; // a name in configs/ or a path to a profile file
+  std::string kernel;              // overrides the profile's kernel image
+};
+
+// The profile named by the options, with --kernel applied; fatal on bad input.
+Profile load_selected_profile(const GlobalOptions& global);
+
+int command_doctor(const GlobalOptions& global);
+
+struct BuildOptions {
+  std::string module_dir;
+};
+int command_build(const GlobalOptions& global, const BuildOptions& options);
+
+struct InitrdOptions {
+  std::string scenario;                 // optional: take modules and files from a scenario
+  std::vector<std::string> modules;     // module folders
+  std::string output;
+  bool list = false;                    // print the file list
+};
+int command_initrd(const GlobalOptions& global, const InitrdOptions& options);
+
+struct RunOptions {
+  std::vector<std::string> scenarios;
+  int jobs = 0; // 0: number of CPUs
+  std::string artifacts;
+  std::string junit;
+  std::string json;
+  bool keep_going = false;
+  std::string shard; // K/N
+};
+int command_run(const GlobalOptions& global, const RunOptions& options);
+
+struct ShellOptions {
+  std::string scenario;
+  std::vector<std::string> modules;
+  std::string artifacts;
+};
+int command_shell(const GlobalOptions& global, const ShellOptions& options);
+
+struct ListOptions {
+  std::string dir;
+};
+int command_list(const GlobalOptions& global, const ListOptions& options);
+
+} // namespace labctl

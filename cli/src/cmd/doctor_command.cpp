@@ -1,0 +1,31 @@
+#include "cmd/commands.h"
+
+#include "lab/doctor.h"
+#include "util/log.h"
+
+#include <fmt/color.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace labctl {
+
+int command_doctor(const GlobalOptions& global) {
+  Profile profile = load_selected_profile(global);
+  bool color = use_color() && ::isatty(STDOUT_FILENO);
+  bool all_ok = true;
+  for (const auto& check : run_doctor(profile)) {
+    std::string status = check.ok ? "ok" : check.required ? "MISSING" : "missing";
+    if (color)
+      status = fmt::format(fg(check.ok ? fmt::color::green : fmt::color::red), "{}", status);
+    std::string line = fmt::format("{:<8} {:<8} {}", status, check.name, check.detail);
+    if (!check.ok && !check.fix.empty())
+      line += fmt::format(" -> {}", check.fix);
+    std::puts(line.c_str());
+    all_ok = all_ok && (check.ok || !check.required);
+  }
+  return to_int(all_ok ? ExitCode::passed : ExitCode::environment);
+}
+
+} // namespace labctl

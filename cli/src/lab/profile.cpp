@@ -1,0 +1,163 @@
+#include "lab/profile.h"
+
+#include "util/json_document.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+
+namespace labctl {
+
+namespace {
+
+std::filesystem::path relative_to(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : base.parent_path() / path;
+}
+
+void read_kernel(JsonObjectReader& top, Profile& profile) {
+  const Json* kernel = top.value("kernel");
+  if (!kernel)
+    return;
+  if (kernel->is_string()) {
+    std::string value = kernel->get<std::string>();
+    profile.kernel_auto = value == "auto";
+    if (!profile.kernel_auto)
+      profile.kernel_version = value;
+    if (value.empty())
+      top.fail("kernel", "must be \"auto\", a kernel release, or an object");
+    return;
+  }
+  if (!kernel->is_object())
+    top.fail("kernel", fmt::format("expected \"auto\", a kernel release or an object, got {}",
+                                   json_type_name(*kernel)));
+  JsonObjectReader k(top.document(), top.pointer("kernel"));
+  auto image = k.string("image");
+  auto build = k.string("build");
+  auto modules = k.string("modules");
+  k.finish();
+  if (!image)
+    k.fail("image", "missing (the kernel image to boot, e.g. /boot/vmlinuz-6.1.0-56-amd64)");
+  if (!build)
+    k.fail("build", "missing (the kbuild tree, e.g. /lib/modules/6.1.0-56-amd64/build)");
+  profile.kernel_auto = false;
+  profile.kernel_image = relative_to(profile.file, *image);
+  profile.kernel_build = relative_to(profile.file, *build);
+  if (modules)
+    profile.kernel_modules = relative_to(profile.file, *modules);
+}
+
+void check_choice(JsonObjectReader& r, const std::string& key, const std::string& value,
+                  std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed)
+    if (value == a)
+      return;
+  std::string list;
+  for (const char* a : allowed)
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  r.fail(key, fmt::format("'{}' is not one of: {}", value, list));
+}
+
+} // namespace
+
+std::filesystem::path profile_path(const std::string& name_or_file,
+                                   const std::filesystem::path& configs_dir) {
+  if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json"))
+    return name_or_file;
+  return configs_dir / (name_or_file + ".json");
+}
+
+Result<Profile> load_profile(const std::filesystem::path& file) {
+  auto doc = JsonDocument::load(file);
+  if (!doc) {
+    Error e = doc.error();
+    e.code = ExitCode::bad_input;
+    if (e.message.find("No such file") != std::string::npos)
+      e.message = fmt::format("profile {}: file not found", file.string());
+    return e;
+  }
+  Profile p;
+  p.file = file;
+  p.name = file.stem().string();
+  try {
+    JsonObjectReader r(*doc, JsonPointer());
+    read_kernel(r, p);
+    if (auto v = r.string("accel")) {
+      p.accel = *v;
+      check_choice(r, "accel", p.accel, {"auto", "kvm", "tcg"});
+    }
+    if (auto v = r.string("memory")) {
+      if (!std::regex_match(*v, std::regex("[0-9]+[KMG]?")))
+        r.fail("memory", fmt::format("'{}' is not a size like 256M or 1G", *v));
+      p.memory = *v;
+    }
+    if (auto v = r.string("machine"))
+      p.machine = *v;
+    if (auto v = r.string("cpu"))
+      p.cpu = *v;
+    if (auto v = r.integer("cpus")) {
+      if (*v < 1 || *v > 64)
+        r.fail("cpus", "must be between 1 and 64");
+      p.cpus = static_cast<int>(*v);
+    }
+    if (auto v = r.string("cmdline"))
+      p.cmdline = *v;
+    if (auto v = r.string("qemu"))
+      p.qemu = *v;
+    if (const Json* args = r.value("qemu_args")) {
+      if (!args->is_array() ||
+          !std::all_of(args->begin(), args->end(), [](const Json& a) { return a.is_string(); }))
+        r.fail("qemu_args", "expected an array of strings");
+      p.qemu_args = args->get<std::vector<std::string>>();
+    }
+    if (auto v = r.string("busybox"))
+      p.busybox = *v;
+    if (auto v = r.string("initrd_compression")) {
+      check_choice(r, "initrd_compression", *v, {"gzip", "none", "zstd", "lz4"});
+      p.initrd_compression = *v;
+    }
+    if (auto v = r.string("boot")) {
+      check_choice(r, "boot", *v, {"auto", "bzimage"});
+      p.boot = *v;
+    }
+    if (auto v = r.integer("boot_timeout")) {
+      if (*v < 1)
+        r.fail("boot_timeout", "must be a positive number of seconds");
+      p.boot_timeout = static_cast<int>(*v);
+    }
+    r.string("description"); // free text for people
+    r.finish();
+  } catch (const FatalError& e) {
+    return e.error();
+  }
+  return p;
+}
+
+Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots) {
+  if (profile.kernel_auto)
+    return find_newest_kernel(roots);
+  if (!profile.kernel_version.empty())
+    return kernel_for_version(profile.kernel_version, roots);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(profile.kernel_image, ec))
+    return environment_error(fmt::format("{}: kernel image {} not found", profile.file.string(),
+                                         profile.kernel_image.string()));
+  if (!std::filesystem::is_directory(profile.kernel_build, ec))
+    return environment_error(fmt::format("{}: kernel build dir {} not found (install the headers)",
+                                         profile.file.string(), profile.kernel_build.string()));
+  Kernel k;
+  k.image = profile.kernel_image;
+  k.build_dir = profile.kernel_build;
+  k.modules_dir = profile.kernel_modules;
+  // The release is what kbuild stamps into vermagic; read it from the build tree.
+  if (auto release = std::filesystem::path(k.build_dir) / "include/config/kernel.release";
+      std::filesystem::exists(release, ec)) {
+    std::ifstream in(release);
+    std::getline(in, k.version);
+  }
+  return k;
+}
+
+} // namespace labctl

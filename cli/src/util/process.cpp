@@ -1,0 +1,300 @@
+// The only file that knows Boost.Process: it launches children, everything after
+// (pipes, waiting, killing) is plain POSIX so the lifetime rules stay ours.
+#include "util/process.h"
+
+#include "util/shell_quote.h"
+
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace labctl {
+
+namespace bp = boost::process;
+using Clock = std::chrono::steady_clock;
+
+std::string ExitStatus::describe() const {
+  if (signal != 0)
+    return fmt::format("killed by signal {} ({})", signal, strsignal(signal));
+  return fmt::format("exit code {}", code);
+}
+
+namespace {
+
+ExitStatus decode(int raw) {
+  ExitStatus s;
+  if (WIFEXITED(raw))
+    s.code = WEXITSTATUS(raw);
+  else if (WIFSIGNALED(raw))
+    s.signal = WTERMSIG(raw);
+  return s;
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0)
+    ::close(fd);
+  fd = -1;
+}
+
+struct PipePair {
+  int read = -1, write = -1;
+  void make() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw FatalError(environment_error(fmt::format("pipe: {}", std::strerror(errno))));
+    read = fds[0];
+    write = fds[1];
+  }
+  ~PipePair() {
+    close_fd(read);
+    close_fd(write);
+  }
+};
+
+// Puts the child in its own process group and gives it default signal handling, so a
+// Ctrl-C in the terminal reaches labctl, which then tears the child down in order.
+struct ChildSetup : bp::extend::handler {
+  bool group = false;
+  template <typename Exec> void on_exec_setup(Exec&) const {
+    if (group)
+      ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    std::signal(SIGPIPE, SIG_DFL);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGHUP, SIG_DFL);
+  }
+};
+
+} // namespace
+
+std::filesystem::path find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    return ::access(name.c_str(), X_OK) == 0 ? std::filesystem::path(name) : "";
+  auto found = bp::search_path(name);
+  return found.empty() ? std::filesystem::path() : std::filesystem::path(found.string());
+}
+
+Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
+  if (spec.argv.empty())
+    return Error{ExitCode::environment, "spawn: empty argv"};
+  spdlog::debug("spawn: {}", shell_join(spec.argv));
+
+  auto exe = find_program(spec.argv[0]);
+  if (exe.empty())
+    return Error{ExitCode::environment, fmt::format("{}: program not found", spec.argv[0])};
+
+  PipePair in, out, err;
+  if (spec.in == Stream::pipe)
+    in.make();
+  if (spec.out == Stream::pipe)
+    out.make();
+  if (spec.err == Stream::pipe && !spec.merge_stderr)
+    err.make();
+
+  bp::environment env = boost::this_process::environment();
+  for (const auto& [key, value] : spec.env)
+    env[key] = value;
+
+  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+  ChildSetup setup;
+  setup.group = spec.own_process_group;
+
+
+  std::error_code ec;
+  bp::child child;
+  try {
+    // Boost's stream redirections are compile-time types, so build each combination here.
+    int in_fd = spec.in == Stream::pipe ? in.read
+                : spec.in == Stream::null ? ::open("/dev/null", O_RDONLY | O_CLOEXEC)
+                                          : STDIN_FILENO;
+    int out_fd = spec.out == Stream::pipe ? out.write
+                 : spec.out == Stream::null ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
+                                            : STDOUT_FILENO;
+    int err_fd = spec.merge_stderr         ? out_fd
+                 : spec.err == Stream::pipe ? err.write
+                 : spec.err == Stream::null ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
+                                            : STDERR_FILENO;
+    FILE* fin = ::fdopen(::fcntl(in_fd, F_DUPFD_CLOEXEC, 3), "r");
+    FILE* fout = ::fdopen(::fcntl(out_fd, F_DUPFD_CLOEXEC, 3), "w");
+    FILE* ferr = ::fdopen(::fcntl(err_fd, F_DUPFD_CLOEXEC, 3), "w");
+    if (spec.in == Stream::null)
+      ::close(in_fd);
+    if (spec.out == Stream::null)
+      ::close(out_fd);
+    if (spec.err == Stream::null && !spec.merge_stderr)
+      ::close(err_fd);
+    auto start_dir = spec.cwd.empty() ? std::filesystem::current_path() : spec.cwd;
+    child = bp::child(bp::exe = exe.string(), bp::args = args, bp::std_in < fin,
+                      bp::std_out > fout, bp::std_err > ferr, bp::start_dir = start_dir.string(),
+                      env, setup, ec);
+    std::fclose(fin);
+    std::fclose(fout);
+    std::fclose(ferr);
+  } catch (const std::exception& e) {
+    return Error{ExitCode::environment, fmt::format("{}: cannot start: {}", spec.argv[0], e.what())};
+  }
+  if (ec)
+    return Error{ExitCode::environment,
+                 fmt::format("{}: cannot start: {}", spec.argv[0], ec.message())};
+
+  std::unique_ptr<Process> p(new Process());
+  p->m_pid = child.id();
+  p->m_group = spec.own_process_group;
+  child.detach(); // from here on, waiting and killing are ours
+  if (spec.in == Stream::pipe) {
+    p->m_in = in.write;
+    in.write = -1;
+  }
+  if (spec.out == Stream::pipe) {
+    p->m_out = out.read;
+    out.read = -1;
+  }
+  if (spec.err == Stream::pipe && !spec.merge_stderr) {
+    p->m_err = err.read;
+    err.read = -1;
+  }
+  return p;
+}
+
+Process::~Process() {
+  if (!m_status && m_pid > 0) {
+    signal(SIGKILL);
+    wait();
+  }
+  close_fd(m_in);
+  close_fd(m_out);
+  close_fd(m_err);
+}
+
+void Process::close_stdin() { close_fd(m_in); }
+
+std::optional<ExitStatus> Process::try_wait() {
+  if (m_status)
+    return m_status;
+  int raw = 0;
+  pid_t r = ::waitpid(m_pid, &raw, WNOHANG);
+  if (r == m_pid)
+    m_status = decode(raw);
+  else if (r < 0 && errno == ECHILD)
+    m_status = ExitStatus{};
+  return m_status;
+}
+
+ExitStatus Process::wait() {
+  while (!m_status) {
+    int raw = 0;
+    pid_t r = ::waitpid(m_pid, &raw, 0);
+    if (r == m_pid)
+      m_status = decode(raw);
+    else if (r < 0 && errno != EINTR)
+      m_status = ExitStatus{};
+  }
+  return *m_status;
+}
+
+std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  while (!try_wait()) {
+    if (Clock::now() >= deadline)
+      return std::nullopt;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+  return m_status;
+}
+
+void Process::signal(int sig) {
+  if (m_pid <= 0)
+    return;
+  if (m_group)
+    ::kill(-m_pid, sig); // the group outlives the leader; signal it even after the exit
+  if (!m_status)
+    ::kill(m_pid, sig);
+}
+
+Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+                              std::string input) {
+  spec.in = input.empty() ? Stream::null : Stream::pipe;
+  spec.out = Stream::pipe;
+  if (!spec.merge_stderr)
+    spec.err = Stream::pipe;
+  spec.own_process_group = true;
+  auto started = spawn(spec);
+  if (!started)
+    return started.error();
+  auto& child = **started;
+
+  Completed done;
+  size_t input_done = 0;
+  if (child.stdin_fd() >= 0)
+    ::fcntl(child.stdin_fd(), F_SETFL, O_NONBLOCK);
+  auto deadline = Clock::now() + timeout;
+  int out_fd = child.stdout_fd(), err_fd = child.stderr_fd();
+  while (out_fd >= 0 || err_fd >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      done.timed_out = true;
+      break;
+    }
+    pollfd fds[3];
+    int n = 0;
+    int i_out = -1, i_err = -1, i_in = -1;
+    if (out_fd >= 0) {
+      i_out = n;
+      fds[n++] = {out_fd, POLLIN, 0};
+    }
+    if (err_fd >= 0) {
+      i_err = n;
+      fds[n++] = {err_fd, POLLIN, 0};
+    }
+    if (child.stdin_fd() >= 0) {
+      i_in = n;
+      fds[n++] = {child.stdin_fd(), POLLOUT, 0};
+    }
+    int r = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::min<long>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR)
+      break;
+    char buf[65536];
+    auto drain = [&](int idx, int& fd, std::string& sink) {
+      if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR)))
+        return;
+      ssize_t got = ::read(fd, buf, sizeof buf);
+      if (got > 0)
+        sink.append(buf, static_cast<size_t>(got));
+      else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+        fd = -1;
+    };
+    drain(i_out, out_fd, done.out);
+    drain(i_err, err_fd, done.err);
+    if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = ::write(child.stdin_fd(), input.data() + input_done, input.size() - input_done);
+      if (w > 0)
+        input_done += static_cast<size_t>(w);
+      if (w < 0 && errno != EAGAIN && errno != EINTR)
+        input_done = input.size();
+      if (input_done >= input.size())
+        child.close_stdin();
+    }
+  }
+  if (done.timed_out) {
+    child.signal(SIGKILL);
+  }
+  done.status = child.wait();
+  return done;
+}
+
+} // namespace labctl

@@ -1,0 +1,94 @@
+#include "lab/profile.h"
+
+#include "lab/data_dir.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+namespace labctl {
+namespace {
+
+TEST(Profile, ShippedDefaultLoads) {
+  auto p = load_profile(configs_dir() / "default.json");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->kernel_auto);
+  EXPECT_EQ(p->accel, "auto");
+  EXPECT_EQ(p->memory, "256M");
+  EXPECT_EQ(p->machine, "pc");
+}
+
+TEST(Profile, ExplicitKernelPathsAreRelativeToTheFile) {
+  test::ScratchDir dir;
+  auto file = dir.write("p.json", R"({"kernel": {"image": "k/bzImage", "build": "/kb"}, "accel": "tcg"})");
+  auto p = load_profile(file);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_FALSE(p->kernel_auto);
+  EXPECT_EQ(p->kernel_image, dir.path() / "k/bzImage");
+  EXPECT_EQ(p->kernel_build, "/kb");
+  EXPECT_EQ(p->accel, "tcg");
+}
+
+TEST(Profile, UnknownKeyNamesFileLineAndKey) {
+  test::ScratchDir dir;
+  auto file = dir.write("bad.json", "{\n  \"kernel\": \"auto\",\n  \"memroy\": \"1G\"\n}\n");
+  auto p = load_profile(file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_NE(p.error().message.find(file.string() + ":3:"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("'memroy'"), std::string::npos) << p.error().message;
+}
+
+TEST(Profile, WrongTypeNamesKey) {
+  test::ScratchDir dir;
+  auto file = dir.write("bad.json", "{\n\n  \"cpus\": \"two\"\n}\n");
+  auto p = load_profile(file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_NE(p.error().message.find(":3: key 'cpus': expected an integer, got string"),
+            std::string::npos)
+      << p.error().message;
+}
+
+TEST(Profile, BadChoiceListsTheAllowedValues) {
+  test::ScratchDir dir;
+  auto file = dir.write("bad.json", R"({"accel": "hvf"})");
+  auto p = load_profile(file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message.find("'hvf' is not one of: auto, kvm, tcg"), std::string::npos);
+}
+
+TEST(Profile, MalformedJsonGivesLineAndColumn) {
+  test::ScratchDir dir;
+  auto file = dir.write("bad.json", "{\n  \"accel\": \"tcg\",\n  }\n");
+  auto p = load_profile(file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_NE(p.error().message.find(file.string() + ":3:"), std::string::npos) << p.error().message;
+}
+
+TEST(Profile, MissingFileIsBadInput) {
+  auto p = load_profile("/nonexistent/profile.json");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_NE(p.error().message.find("/nonexistent/profile.json"), std::string::npos);
+}
+
+TEST(Profile, ExplicitKernelThatDoesNotExistIsEnvironmentError) {
+  test::ScratchDir dir;
+  auto file = dir.write("p.json", R"({"kernel": {"image": "/nope/bzImage", "build": "/nope"}})");
+  auto p = load_profile(file);
+  ASSERT_TRUE(p.ok());
+  auto k = resolve_kernel(*p);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.error().code, ExitCode::environment);
+  EXPECT_NE(k.error().message.find("/nope/bzImage"), std::string::npos);
+}
+
+TEST(Profile, NamesResolveInConfigsDir) {
+  EXPECT_EQ(profile_path("default", "/c"), "/c/default.json");
+  EXPECT_EQ(profile_path("./mine.json", "/c"), "./mine.json");
+  EXPECT_EQ(profile_path("x/y", "/c"), "x/y");
+}
+
+} // namespace
+} // namespace labctl
