@@ -11,7 +11,6 @@ int not_implemented(const char* name) {
 }
 } // namespace
 
-int command_build(const GlobalOptions&, const BuildOptions&) { return not_implemented("build"); }
 int command_initrd(const GlobalOptions&, const InitrdOptions&) { return not_implemented("initrd"); }
 int command_run(const GlobalOptions&, const RunOptions&) { return not_implemented("run"); }
 int command_shell(const GlobalOptions&, const ShellOptions&) { return not_implemented("shell"); }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -65,9 +66,16 @@ struct PipePair {
 // Ctrl-C in the terminal reaches labctl, which then tears the child down in order.
 struct ChildSetup : bp::extend::handler {
   bool group = false;
+  bool die_with_parent = false;
+  pid_t parent = 0;
   template <typename Exec> void on_exec_setup(Exec&) const {
     if (group)
       ::setpgid(0, 0);
+    if (die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) // the parent died before prctl took effect
+        ::_exit(127);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -111,6 +119,8 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
   std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
   ChildSetup setup;
   setup.group = spec.own_process_group;
+  setup.die_with_parent = spec.die_with_parent;
+  setup.parent = ::getpid();
 
 
   std::error_code ec;

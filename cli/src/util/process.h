@@ -27,6 +27,7 @@ struct ProcessSpec {
   Stream err = Stream::pipe;
   bool merge_stderr = false;      // stderr goes where stdout goes
   bool own_process_group = false; // setpgid(0, 0) in the child, so the group can be killed
+  bool die_with_parent = false;   // SIGKILL the child if labctl dies (even by SIGKILL)
 };
 
 // How a child ended.

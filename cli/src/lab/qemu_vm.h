@@ -1,0 +1,76 @@
+#pragma once
+
+#include "lab/qemu_command.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/unix_socket.h"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace labctl {
+
+// One running QEMU: its process group, console (ttyS0 on its stdout), control channel
+// (ttyS1 over a socket) and QMP. Destroying it tears QEMU down (QMP quit, SIGTERM, SIGKILL
+// to the group, reap) and removes its private socket directory, on every path.
+class QemuVm {
+public:
+  using Clock = std::chrono::steady_clock;
+  enum class Event { done, timeout, qemu_exited, interrupted };
+
+  // Start QEMU; the control and QMP sockets live in a private 0700 temp dir. Everything the
+  // console prints is appended to `console_log`. Fails (environment) when QEMU cannot start,
+  // with its stderr in the message.
+  static Result<std::unique_ptr<QemuVm>> start(QemuLaunch launch,
+                                               const std::filesystem::path& console_log);
+  ~QemuVm();
+  QemuVm(const QemuVm&) = delete;
+  QemuVm& operator=(const QemuVm&) = delete;
+
+  // Move bytes until `done()` is true, the deadline passes, QEMU exits or labctl is
+  // interrupted. Callbacks run from inside this loop.
+  Event pump(const std::function<bool()>& done, Clock::time_point deadline);
+
+  // Send bytes to the guest's control tty; false when the channel is gone.
+  bool send_control(std::string_view bytes);
+  // Send bytes to the guest's console (ttyS0 input).
+  bool send_console(std::string_view bytes);
+
+  // Orderly teardown; idempotent. Returns how QEMU ended.
+  ExitStatus shutdown();
+
+  std::optional<ExitStatus> exit_status();
+  std::string qemu_stderr() const { return m_stderr; }
+  const std::deque<std::string>& recent_console() const { return m_recent; }
+  const std::vector<std::string>& argv() const { return m_argv; }
+  pid_t pid() const { return m_process ? m_process->pid() : -1; }
+
+  std::function<void(std::string_view line)> on_console_line;
+  std::function<void(std::string_view bytes)> on_console_bytes;
+  std::function<void(std::string_view bytes)> on_control_bytes;
+
+private:
+  QemuVm() = default;
+  void console_data(std::string_view data);
+  void drain_stderr();
+
+  TempDir m_private{"labctl-vm"};
+  std::vector<std::string> m_argv;
+  std::unique_ptr<Process> m_process;
+  UniqueFd m_control;
+  UniqueFd m_qmp;
+  UniqueFd m_console_log;
+  std::string m_partial_line;
+  std::deque<std::string> m_recent;
+  std::string m_stderr;
+  bool m_console_open = true;
+  bool m_stderr_open = true;
+  bool m_control_open = true;
+  bool m_shut_down = false;
+};
+
+} // namespace labctl
