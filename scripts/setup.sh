@@ -16,7 +16,9 @@ packages=(
 	qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64
 	kmod gdb
 	# tests: pseudo-terminal driving
-	tmux
+	tmux python3
+	# bench: the article-style baseline initrd is packed with cpio
+	cpio
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -3,12 +3,16 @@
 #include "util/content_hash.h"
 #include "util/fs.h"
 #include "util/process.h"
+#include "util/unix_socket.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <sstream>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace labctl {
@@ -155,7 +159,21 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
     return built;
   }
 
-  // Build in a private directory, then rename: parallel labctl runs never see a half build.
+  // One build per key at a time, across threads and processes: the others wait for it and
+  // then find it in the cache.
+  fs::create_directories(request.cache_dir / "modules", ec);
+  UniqueFd lock(::open((request.cache_dir / "modules" / (*key + ".lock")).c_str(),
+                       O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (lock.valid())
+    while (::flock(lock.get(), LOCK_EX) != 0 && errno == EINTR) {
+    }
+  if (auto kos = cached_kos(final_dir)) {
+    built.ko_files = *kos;
+    built.cached = true;
+    return built;
+  }
+
+  // Build in a private directory, then rename: readers never see a half build.
   fs::path work = request.cache_dir / "modules" / fmt::format("{}.tmp.{}", *key, ::getpid());
   fs::remove_all(work, ec);
   fs::create_directories(work / "src", ec);

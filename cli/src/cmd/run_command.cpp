@@ -1,0 +1,144 @@
+#include "cmd/commands.h"
+
+#include "lab/scenario.h"
+#include "run/report.h"
+#include "run/scenario_runner.h"
+#include "run/shard.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+#include "util/log.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace labctl {
+
+namespace {
+
+// One status line on a terminal, rewritten in place; nothing when stderr is not a TTY.
+class ProgressLine {
+public:
+  explicit ProgressLine(bool enabled) : m_enabled(enabled) {}
+  void show(const std::string& text) {
+    if (!m_enabled)
+      return;
+    std::lock_guard lock(m_mutex);
+    std::string line = text.substr(0, 100);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+  }
+  void clear() {
+    if (!m_enabled)
+      return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  std::mutex& mutex() { return m_mutex; }
+
+private:
+  bool m_enabled;
+  std::mutex m_mutex;
+};
+
+fs::path default_artifacts_root() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  return cache_root() / "runs" / fmt::format("{:%Y%m%d-%H%M%S}-{}", tm, ::getpid());
+}
+
+} // namespace
+
+int command_run(const GlobalOptions& global, const RunOptions& options) {
+  // Everything is validated before anything boots.
+  auto files = expand_scenario_args(options.scenarios).take();
+  if (!options.shard.empty())
+    files = select_shard(files, parse_shard(options.shard).take());
+  std::vector<Scenario> scenarios;
+  for (const auto& f : files)
+    scenarios.push_back(load_scenario(f).take());
+  if (options.jobs < 0)
+    throw FatalError(bad_input("--jobs must be at least 1"));
+
+  Profile profile = load_selected_profile(global);
+  LabSetup lab = prepare_lab(profile).take();
+
+  fs::path root = options.artifacts.empty() ? default_artifacts_root() : fs::path(options.artifacts);
+  unsigned jobs = options.jobs > 0 ? static_cast<unsigned>(options.jobs)
+                                   : std::max(1u, std::thread::hardware_concurrency());
+  jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
+
+  bool tty = ::isatty(STDERR_FILENO) && global.verbosity != Verbosity::quiet;
+  bool color = use_color() && ::isatty(STDOUT_FILENO);
+  ProgressLine progress(tty);
+  std::vector<ScenarioReport> reports(scenarios.size());
+  std::vector<bool> ran(scenarios.size(), false);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+
+  auto worker = [&] {
+    for (;;) {
+      size_t i = next++;
+      if (i >= scenarios.size() || stop || interrupted())
+        return;
+      const Scenario& s = scenarios[i];
+      ScenarioRunOptions run_options;
+      run_options.artifacts = root / (scenarios.size() > 1 && std::count_if(scenarios.begin(), scenarios.end(), [&](const Scenario& o) { return o.name == s.name; }) > 1
+                                          ? fmt::format("{}-{}", s.name, i + 1)
+                                          : s.name);
+      run_options.progress = [&, i](const std::string& what) {
+        progress.show(fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
+      };
+      reports[i] = run_scenario(s, lab, run_options);
+      ran[i] = true;
+      {
+        std::lock_guard lock(progress.mutex());
+        if (tty)
+          std::fprintf(stderr, "\r\033[K");
+        std::puts(terminal_summary_line(reports[i], color).c_str());
+        if (reports[i].verdict != "passed")
+          std::fputs(failure_explanation(reports[i]).c_str(), stdout);
+        std::fflush(stdout);
+      }
+      if (reports[i].verdict != "passed" && !options.keep_going)
+        stop = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < jobs; ++t)
+    threads.emplace_back(worker);
+  for (auto& t : threads)
+    t.join();
+  progress.clear();
+
+  std::vector<ScenarioReport> done;
+  for (size_t i = 0; i < reports.size(); ++i)
+    if (ran[i])
+      done.push_back(reports[i]);
+  size_t passed = std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == "passed"; });
+  size_t skipped = scenarios.size() - done.size();
+  std::printf("%zu passed, %zu failed%s\n", passed, done.size() - passed,
+              skipped ? fmt::format(", {} skipped", skipped).c_str() : "");
+  std::printf("artifacts: %s\n", root.c_str());
+
+  if (!options.junit.empty())
+    if (auto s = write_file_atomic(options.junit, junit_xml(done)); !s)
+      spdlog::error("{}", s.error().message);
+  if (!options.json.empty())
+    if (auto s = write_file_atomic(options.json, json_report(done)); !s)
+      spdlog::error("{}", s.error().message);
+
+  if (interrupted())
+    return to_int(ExitCode::interrupted);
+  return suite_exit_code(done);
+}
+
+} // namespace labctl

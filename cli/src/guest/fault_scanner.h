@@ -1,0 +1,49 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labctl {
+
+// One kernel problem report found in a kernel log.
+struct KernelFault {
+  // What the header says: oops (page fault, NULL dereference, "Oops:"), bug (BUG:, kernel
+  // BUG at), warning, panic, gpf, invalid_opcode, divide_error, double_fault, stack_segment,
+  // soft_lockup, hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, or
+  // unknown (a "cut here" line without a header after it).
+  std::string kind;
+  // The header line without its timestamp, e.g.
+  // "BUG: kernel NULL pointer dereference, address: 0000000000000000".
+  std::string title;
+  // The report's lines without timestamps, from the "cut here" line (or the header) to its
+  // end line ("---[ end trace ... ]---", "</TASK>", a "====" rule), or as far as it went.
+  std::string report;
+};
+
+// Finds kernel fault reports in a kernel log fed line by line: console lines with or
+// without the "[    1.234567] " timestamp, or /dev/kmsg records ("6,1234,5678,-;text",
+// whose dictionary lines " KEY=value" are skipped). Headers are recognised only at the
+// start of a message (after a "watchdog: ", "rcu: " or "NMI watchdog: " prefix), so
+// "BUG" inside a word, taint notices and "Tainted:" fields are not faults.
+class FaultScanner {
+public:
+  FaultScanner();
+  ~FaultScanner();
+  FaultScanner(FaultScanner&&) noexcept;
+  FaultScanner& operator=(FaultScanner&&) noexcept;
+
+  void feed_line(std::string_view line);
+  // Reports completed since the last call, in the order they began.
+  std::vector<KernelFault> take_faults();
+  // Close a report still open (the log ended, e.g. a panic reset the machine).
+  void flush();
+
+private:
+  struct State;
+  void feed_text(std::string_view text);
+  std::unique_ptr<State> m_state;
+};
+
+} // namespace labctl

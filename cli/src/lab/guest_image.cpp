@@ -1,0 +1,110 @@
+#include "lab/guest_image.h"
+
+#include "lab/init_script.h"
+#include "util/content_hash.h"
+#include "util/fs.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace labctl {
+
+namespace {
+
+Result<InitrdCompression> compression_of(const std::string& name) {
+  if (name == "gzip")
+    return InitrdCompression::gzip;
+  if (name == "none")
+    return InitrdCompression::none;
+  if (name == "zstd")
+    return InitrdCompression::zstd;
+  if (name == "lz4")
+    return InitrdCompression::lz4;
+  return bad_input(fmt::format("unknown initrd compression '{}'", name));
+}
+
+} // namespace
+
+Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path& cache_dir) {
+  auto init_template = read_file(spec.initrd_dir / "init.sh");
+  if (!init_template)
+    return environment_error(init_template.error().message);
+  auto agent = read_file(spec.initrd_dir / "agent.sh");
+  if (!agent)
+    return environment_error(agent.error().message);
+  auto compression = compression_of(spec.compression);
+  if (!compression)
+    return compression.error();
+
+  std::vector<GuestModule> guest_modules;
+  for (const auto& m : spec.kernel_modules)
+    guest_modules.push_back({fs::path(m).stem().stem().string(), "/lib/modules/kernel/" + m, ""});
+  for (const auto& m : spec.modules)
+    guest_modules.push_back({m.name, "/lib/labctl/modules/" + m.name + ".ko", m.params});
+  auto init = render_init_script(*init_template, guest_modules);
+  if (!init)
+    return init.error();
+
+  InitrdWriter writer;
+  Status status = ok_status();
+  auto check = [&status](Status s) {
+    if (status && !s)
+      status = std::move(s);
+  };
+  for (const char* dir : {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys",
+                          "/tmp", "/run", "/root", "/etc", "/lib/labctl/modules"})
+    check(writer.add_directory(dir, 0755));
+  check(writer.add_file_from_disk("/bin/busybox", spec.busybox, 0755));
+  for (const auto& applet : spec.applets) {
+    std::string guest = "/" + applet;
+    if (guest != "/bin/busybox")
+      check(writer.add_symlink(guest, "/bin/busybox"));
+  }
+  check(writer.add_file("/init", *init, 0755));
+  check(writer.add_file("/lib/labctl/agent.sh", *agent, 0755));
+  for (const auto& m : spec.modules)
+    check(writer.add_file_from_disk("/lib/labctl/modules/" + m.name + ".ko", m.ko, 0644));
+  for (const auto& m : spec.kernel_modules)
+    check(writer.add_file_from_disk("/lib/modules/kernel/" + m, spec.kernel_modules_dir / m, 0644));
+  // Scenario files keep their host permission bits (a script stays executable).
+  for (const auto& [guest, host] : spec.files)
+    check(writer.add_file_from_disk(guest, host));
+  if (!status)
+    return status.error();
+
+  // The key covers every byte that goes in, so equal keys mean equal files.
+  ContentHash key;
+  key.add("labctl-initrd-v1").add(spec.compression);
+  for (const auto& line : writer.listing())
+    key.add(line);
+  if (auto s = key.add_file(spec.busybox); !s)
+    return s.error();
+  key.add(*init).add(*agent);
+  for (const auto& m : spec.modules)
+    if (auto s = key.add_file(m.ko); !s)
+      return s.error();
+  for (const auto& m : spec.kernel_modules)
+    if (auto s = key.add_file(spec.kernel_modules_dir / m); !s)
+      return s.error();
+  for (const auto& [guest, host] : spec.files)
+    if (auto s = key.add_file(host); !s)
+      return s.error();
+
+  GuestImage image;
+  image.listing = writer.listing();
+  image.path = cache_dir / "initrd" / (key.hex() + ".cpio");
+  std::error_code ec;
+  if (fs::exists(image.path, ec)) {
+    image.cached = true;
+    return image;
+  }
+  auto packed = writer.pack(*compression);
+  if (!packed)
+    return packed.error();
+  if (auto s = write_file_atomic(image.path, *packed); !s)
+    return s.error();
+  spdlog::debug("initrd {} ({} bytes)", image.path.string(), packed->size());
+  return image;
+}
+
+} // namespace labctl

@@ -1,0 +1,89 @@
+#pragma once
+
+#include "guest/fault_scanner.h"
+#include "guest/guest_protocol.h"
+#include "lab/qemu_vm.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace labctl {
+
+// A kernel fault together with the phase of the run it happened in ("boot", "step 2").
+struct AttributedFault {
+  KernelFault fault;
+  std::string phase;
+};
+
+// Drives one booted guest over its control channel: waits for init to report the modules
+// and READY, runs steps, collects the kernel log, and watches the console and /dev/kmsg for
+// kernel faults the whole time.
+class GuestSession {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Config {
+    QemuLaunch launch;
+    std::filesystem::path console_log;
+    std::string boot_nonce;
+  };
+
+  // How a wait ended.
+  enum class Outcome { ok, timeout, qemu_exited, interrupted, protocol_error };
+  static std::string describe(Outcome outcome);
+
+  struct Boot {
+    Outcome outcome = Outcome::ok;
+    std::vector<ModuleLoad> modules;
+    std::string kernel_release;
+  };
+
+  struct Step {
+    Outcome outcome = Outcome::ok;
+    StepOutput output;
+    std::string error;  // for protocol errors
+    double seconds = 0;
+  };
+
+  static Result<std::unique_ptr<GuestSession>> start(Config config);
+
+  Boot wait_ready(Clock::time_point deadline);
+  Step run(const std::string& command, int timeout_seconds, Clock::time_point deadline);
+  // Read the kernel log records not yet seen (after the last step) and power off.
+  void finish(Clock::time_point deadline);
+  ExitStatus shutdown();
+
+  // The phase that new faults are attributed to.
+  void set_phase(std::string phase) { m_phase = std::move(phase); }
+  const std::vector<AttributedFault>& faults() const { return m_faults; }
+  // The kernel log as read from /dev/kmsg (message text, one record per line).
+  const std::string& kernel_log() const { return m_kernel_log; }
+  QemuVm& vm() { return *m_vm; }
+
+private:
+  GuestSession() = default;
+  Outcome wait(const std::function<bool()>& done, Clock::time_point deadline);
+  Step request(std::string_view verb, int timeout_seconds, std::string_view command,
+               Clock::time_point deadline);
+  void console_line(std::string_view line);
+  void kmsg_records(const std::vector<std::string>& records);
+  void collect(FaultScanner& scanner, bool from_kmsg);
+
+  std::unique_ptr<QemuVm> m_vm;
+  std::string m_boot_nonce;
+  std::unique_ptr<BootDecoder> m_boot;
+  std::unique_ptr<ResponseDecoder> m_response;
+  FaultScanner m_console_faults;
+  FaultScanner m_kmsg_faults;
+  std::vector<AttributedFault> m_faults;
+  std::map<std::string, int> m_console_titles;
+  std::map<std::string, int> m_kmsg_titles;
+  std::string m_phase = "boot";
+  std::string m_kernel_log;
+  bool m_halted = false;
+};
+
+} // namespace labctl

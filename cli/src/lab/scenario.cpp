@@ -1,0 +1,328 @@
+#include "lab/scenario.h"
+
+#include "util/fs.h"
+#include "util/json_document.h"
+#include "util/regex.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace labctl {
+
+namespace {
+
+fs::path relative_to_file(const fs::path& scenario_file, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path : scenario_file.parent_path() / path;
+}
+
+// A key's value, failing unless it has the type `is` checks; nullptr when absent.
+template <typename Check>
+const Json* typed_value(JsonObjectReader& r, const std::string& key, Check is,
+                        const char* expected) {
+  const Json* v = r.value(key);
+  if (v && !is(*v))
+    r.fail(key, fmt::format("expected {}, got {}", expected, json_type_name(*v)));
+  return v;
+}
+
+// An array of strings; each entry is handed to `check` with its pointer.
+template <typename Check>
+std::vector<std::string> string_array(JsonObjectReader& r, const std::string& key, Check check) {
+  const Json* v = typed_value(
+      r, key, [](const Json& j) { return j.is_array(); }, "an array of strings");
+  std::vector<std::string> out;
+  if (!v)
+    return out;
+  for (size_t i = 0; i < v->size(); ++i) {
+    JsonPointer at = r.pointer(key) / i;
+    const Json& item = (*v)[i];
+    if (!item.is_string())
+      json_fail(r.document(), at,
+                fmt::format("key '{}': entry {}: expected a string, got {}", key, i + 1,
+                            json_type_name(item)));
+    out.push_back(item.get<std::string>());
+    check(at, out.back());
+  }
+  return out;
+}
+
+int positive_seconds(JsonObjectReader& r, const std::string& key, int fallback) {
+  auto v = r.integer(key);
+  if (!v)
+    return fallback;
+  if (*v < 1 || *v > 24 * 3600)
+    r.fail(key, fmt::format("{} is not a number of seconds between 1 and 86400", *v));
+  return static_cast<int>(*v);
+}
+
+void check_regex(const JsonDocument& doc, const JsonPointer& at, const std::string& key,
+                 const std::string& pattern) {
+  auto re = Regex::compile(pattern);
+  if (!re)
+    json_fail(doc, at,
+              fmt::format("key '{}': bad regex /{}/: {}", key, pattern, re.error().message));
+}
+
+std::optional<std::string> regex_key(JsonObjectReader& r, const std::string& key) {
+  auto v = r.string(key);
+  if (v)
+    check_regex(r.document(), r.pointer(key), key, *v);
+  return v;
+}
+
+ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const JsonPointer& at,
+                           size_t index) {
+  const Json& entry = doc.root()[at];
+  std::string where = fmt::format("key 'modules': entry {}", index + 1);
+  std::string path;
+  ScenarioModule module;
+  if (entry.is_string()) {
+    path = entry.get<std::string>();
+  } else if (entry.is_object()) {
+    JsonObjectReader m(doc, at);
+    auto p = m.string("path");
+    if (auto params = m.string("params"))
+      module.params = *params;
+    m.finish();
+    if (!p)
+      json_fail(doc, at, fmt::format("{}: key 'path' missing (the module's folder)", where));
+    path = *p;
+  } else {
+    json_fail(doc, at,
+              fmt::format("{}: expected a folder path or {{\"path\": ..., \"params\": ...}}, "
+                          "got {}",
+                          where, json_type_name(entry)));
+  }
+  if (path.empty())
+    json_fail(doc, at, fmt::format("{}: the module folder path is empty", where));
+  module.dir = relative_to_file(s.file, path);
+  std::error_code ec;
+  if (!fs::is_directory(module.dir, ec))
+    json_fail(doc, at, fmt::format("{}: module folder {} not found", where, module.dir.string()));
+  if (!fs::exists(module.dir / "Kbuild", ec) && !fs::exists(module.dir / "Makefile", ec))
+    json_fail(doc, at,
+              fmt::format("{}: {} has no Kbuild or Makefile, so it is not a kernel module folder",
+                          where, module.dir.string()));
+  return module;
+}
+
+void read_modules(JsonObjectReader& r, Scenario& s) {
+  const Json* v = typed_value(
+      r, "modules", [](const Json& j) { return j.is_array(); }, "an array");
+  if (!v)
+    return;
+  for (size_t i = 0; i < v->size(); ++i)
+    s.modules.push_back(read_module(r.document(), s, r.pointer("modules") / i, i));
+}
+
+// Why a guest path cannot be used, or empty.
+std::string guest_path_problem(const std::string& guest) {
+  if (guest.empty() || guest[0] != '/')
+    return "must be absolute (start with /)";
+  if (guest == "/" || guest.back() == '/')
+    return "must name a file, not end in /";
+  if (guest.find('\0') != std::string::npos)
+    return "must not contain a NUL byte";
+  for (const auto& part : fs::path(guest))
+    if (part == "..")
+      return "must not contain ..";
+  return {};
+}
+
+void read_files(JsonObjectReader& r, Scenario& s) {
+  const Json* v = typed_value(
+      r, "files", [](const Json& j) { return j.is_object(); },
+      "an object mapping guest paths to host files");
+  if (!v)
+    return;
+  const JsonDocument& doc = r.document();
+  for (const auto& [guest, host] : v->items()) {
+    JsonPointer at = r.pointer("files") / guest;
+    if (std::string problem = guest_path_problem(guest); !problem.empty())
+      json_fail(doc, at, fmt::format("key 'files': guest path '{}' {}", guest, problem));
+    if (!host.is_string() || host.get<std::string>().empty())
+      json_fail(doc, at,
+                fmt::format("key 'files': '{}' must map to a host file path, got {}", guest,
+                            host.is_string() ? "an empty string" : json_type_name(host)));
+    fs::path source = relative_to_file(s.file, host.get<std::string>());
+    std::error_code ec;
+    if (!fs::is_regular_file(source, ec))
+      json_fail(doc, at,
+                fmt::format("key 'files': source for '{}' not found: {} is not a file", guest,
+                            source.string()));
+    s.files.emplace(guest, source);
+  }
+}
+
+Step read_step(const JsonDocument& doc, const JsonPointer& at) {
+  Step step;
+  step.line = doc.line_of(at);
+  JsonObjectReader r(doc, at);
+  auto run = r.string("run");
+  if (auto exit = r.integer("exit")) {
+    if (*exit < 0 || *exit > 255)
+      r.fail("exit", fmt::format("{} is not an exit code (0 to 255)", *exit));
+    step.exit_code = static_cast<int>(*exit);
+  }
+  step.expected_stdout = r.string("stdout");
+  step.expected_stderr = r.string("stderr");
+  step.stdout_regex = regex_key(r, "stdout_regex");
+  step.stderr_regex = regex_key(r, "stderr_regex");
+  step.timeout = positive_seconds(r, "timeout", step.timeout);
+  r.finish();
+  if (!run)
+    json_fail(doc, at, "key 'run': missing (the shell command to run in the guest)");
+  if (run->empty())
+    r.fail("run", "the command is empty");
+  step.run = *run;
+  return step;
+}
+
+void read_steps(JsonObjectReader& r, Scenario& s) {
+  const Json* v = typed_value(
+      r, "steps", [](const Json& j) { return j.is_array(); }, "an array of steps");
+  if (!v)
+    return;
+  for (size_t i = 0; i < v->size(); ++i) {
+    JsonPointer at = r.pointer("steps") / i;
+    if (!(*v)[i].is_object())
+      json_fail(r.document(), at,
+                fmt::format("key 'steps': entry {}: expected an object like {{\"run\": ...}}, "
+                            "got {}",
+                            i + 1, json_type_name((*v)[i])));
+    s.steps.push_back(read_step(r.document(), at));
+  }
+}
+
+ExpectedDebugcon read_debugcon(JsonObjectReader& e, const Json& value, const Scenario& s) {
+  const Json* v = &value;
+  const JsonDocument& doc = e.document();
+  ExpectedDebugcon expected;
+  if (v->is_string()) {
+    if (v->get<std::string>().empty())
+      e.fail("debugcon", "the expected-output file path is empty");
+    expected.file = relative_to_file(s.file, v->get<std::string>());
+    std::error_code ec;
+    if (!fs::is_regular_file(expected.file, ec))
+      e.fail("debugcon", fmt::format("expected-output file {} not found", expected.file.string()));
+    auto bytes = read_file(expected.file);
+    if (!bytes)
+      e.fail("debugcon", bytes.error().message);
+    expected.bytes = std::move(*bytes);
+    expected.label = expected.file.string();
+    return expected;
+  }
+  if (!v->is_object())
+    e.fail("debugcon",
+           fmt::format("expected a file path or {{\"text\": ...}}, got {}", json_type_name(*v)));
+  JsonObjectReader t(doc, e.pointer("debugcon"));
+  auto text = t.string("text");
+  t.finish();
+  if (!text)
+    e.fail("debugcon", "key 'text' missing (the expected bytes, or give a file path instead)");
+  expected.bytes = *text;
+  expected.label = fmt::format("{} (expect.debugcon.text)", doc.where(e.pointer("debugcon")));
+  return expected;
+}
+
+void check_fault_kind(const JsonDocument& doc, const JsonPointer& at, const std::string& kind) {
+  if (std::find(k_fault_kinds.begin(), k_fault_kinds.end(), kind) != k_fault_kinds.end())
+    return;
+  std::string known;
+  for (auto k : k_fault_kinds)
+    known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
+  json_fail(doc, at,
+            fmt::format("key 'faults': '{}' is not a fault kind (known kinds: {})", kind, known));
+}
+
+void read_expect(JsonObjectReader& r, Scenario& s) {
+  if (!typed_value(
+          r, "expect", [](const Json& j) { return j.is_object(); }, "an object"))
+    return;
+  const JsonDocument& doc = r.document();
+  JsonObjectReader e(doc, r.pointer("expect"));
+  if (const Json* debugcon = e.value("debugcon"))
+    s.expect.debugcon = read_debugcon(e, *debugcon, s);
+  s.expect.kernel_log = string_array(e, "kernel_log", [&](const JsonPointer& at, const auto& p) {
+    check_regex(doc, at, "kernel_log", p);
+  });
+  s.expect.kernel_log_absent =
+      string_array(e, "kernel_log_absent", [&](const JsonPointer& at, const auto& p) {
+        check_regex(doc, at, "kernel_log_absent", p);
+      });
+  s.expect.faults = string_array(e, "faults", [&](const JsonPointer& at, const auto& kind) {
+    check_fault_kind(doc, at, kind);
+  });
+  e.finish();
+}
+
+} // namespace
+
+Result<Scenario> load_scenario(const fs::path& file) {
+  auto doc = JsonDocument::load(file);
+  if (!doc) {
+    Error e = doc.error();
+    e.code = ExitCode::bad_input;
+    return e;
+  }
+  Scenario s;
+  s.file = file;
+  s.name = file.stem().string();
+  try {
+    JsonObjectReader r(*doc, JsonPointer());
+    if (const Json* version = r.value("version");
+        version && !(version->is_number_integer() && version->get<int64_t>() == 1))
+      r.fail("version",
+             fmt::format("{} is not supported; this labctl reads version 1", version->dump()));
+    if (auto description = r.string("description"))
+      s.description = *description;
+    read_modules(r, s);
+    read_files(r, s);
+    s.timeout = positive_seconds(r, "timeout", s.timeout);
+    read_steps(r, s);
+    read_expect(r, s);
+    r.finish();
+  } catch (const FatalError& e) {
+    return e.error();
+  }
+  return s;
+}
+
+Result<std::vector<fs::path>> expand_scenario_args(const std::vector<std::string>& args) {
+  if (args.empty())
+    return bad_input("no scenario given (name scenario files or folders of them)");
+  std::vector<fs::path> out;
+  std::set<fs::path> seen;
+  auto add = [&](const fs::path& p) {
+    if (seen.insert(p.lexically_normal()).second)
+      out.push_back(p);
+  };
+  for (const auto& arg : args) {
+    fs::path p(arg);
+    std::error_code ec;
+    auto status = fs::status(p, ec);
+    if (!fs::exists(status))
+      return bad_input(fmt::format("{}: no such scenario file or folder", arg));
+    if (!fs::is_directory(status)) {
+      add(p);
+      continue;
+    }
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(p, ec))
+      if (entry.path().extension() == ".json" && entry.is_regular_file(ec))
+        found.push_back(entry.path());
+    if (ec)
+      return bad_input(fmt::format("{}: {}", arg, ec.message()));
+    if (found.empty())
+      return bad_input(fmt::format("{}: no scenario files (*.json) in this folder", arg));
+    std::sort(found.begin(), found.end());
+    for (const auto& f : found)
+      add(f);
+  }
+  return out;
+}
+
+} // namespace labctl

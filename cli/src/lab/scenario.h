@@ -1,0 +1,78 @@
+#pragma once
+
+#include "util/result.h"
+
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labctl {
+
+// A kernel module a scenario builds and insmods at boot, in order.
+struct ScenarioModule {
+  std::filesystem::path dir; // folder with a Kbuild or Makefile
+  std::string params;        // insmod arguments, "a=1 b=2"
+};
+
+// One shell command run in the guest and what its result must look like.
+struct Step {
+  std::string run;
+  int exit_code = 0;
+  // Exact comparison; one trailing newline is ignored on both sides.
+  std::optional<std::string> expected_stdout;
+  std::optional<std::string> expected_stderr;
+  // RE2 searches in multi-line mode (^ and $ match at line ends); compiled at load time.
+  std::optional<std::string> stdout_regex;
+  std::optional<std::string> stderr_regex;
+  int timeout = 60; // seconds
+  int line = 0;     // where the step starts in the scenario file
+};
+
+// The bytes the guest must have written to the debugcon port.
+struct ExpectedDebugcon {
+  std::string bytes;
+  std::string label;          // the file's path, or "file:line (inline text)"
+  std::filesystem::path file; // empty for inline text
+};
+
+// Whole-run expectations checked after QEMU exits.
+struct Expect {
+  std::optional<ExpectedDebugcon> debugcon;
+  std::vector<std::string> kernel_log;        // RE2, each must match somewhere
+  std::vector<std::string> kernel_log_absent; // RE2, none may match
+  // Fault kinds (k_fault_kinds) this scenario provokes on purpose: each must occur, and
+  // faults of these kinds do not fail the scenario.
+  std::vector<std::string> faults;
+};
+
+// A scenario file (scenarios/*.json), validated: every path exists and every regex compiles.
+// The format is documented in docs/scenario.md.
+struct Scenario {
+  std::filesystem::path file;
+  std::string name; // the file's stem
+  std::string description;
+  std::vector<ScenarioModule> modules;
+  std::map<std::string, std::filesystem::path> files; // absolute guest path -> host file
+  int timeout = 300; // seconds for the whole scenario, boot included
+  std::vector<Step> steps;
+  Expect expect;
+};
+
+// The kernel fault kinds a scenario may name in expect.faults; the fault scanner reports
+// faults with these names.
+inline constexpr std::array<std::string_view, 7> k_fault_kinds = {
+    "oops", "bug", "warning", "panic", "soft_lockup", "rcu_stall", "hung_task"};
+
+// Load and validate a scenario; bad input says "file:line: key 'x': problem".
+Result<Scenario> load_scenario(const std::filesystem::path& file);
+
+// Scenario files named on the command line: a file is taken as is, a directory gives its
+// *.json files sorted by name. Bad input for a missing path or a directory without any.
+Result<std::vector<std::filesystem::path>>
+expand_scenario_args(const std::vector<std::string>& args);
+
+} // namespace labctl

@@ -1,0 +1,399 @@
+#include "run/report.h"
+
+#include "util/visible_bytes.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+
+namespace labctl {
+
+namespace {
+
+constexpr int k_json_report_version = 1;
+// Step output beyond this goes to the artifacts, not into the JUnit file.
+constexpr size_t k_junit_max_stream_bytes = 64 * 1024;
+constexpr size_t k_explanation_max_fault_lines = 60;
+constexpr size_t k_max_command_bytes = 300;
+
+constexpr std::string_view k_base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t chunk = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size())
+      chunk |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size())
+      chunk |= static_cast<unsigned char>(bytes[i + 2]);
+    out += k_base64_alphabet[(chunk >> 18) & 63];
+    out += k_base64_alphabet[(chunk >> 12) & 63];
+    out += i + 1 < bytes.size() ? k_base64_alphabet[(chunk >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? k_base64_alphabet[chunk & 63] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  std::array<int, 256> value;
+  value.fill(-1);
+  for (size_t i = 0; i < k_base64_alphabet.size(); ++i)
+    value[static_cast<unsigned char>(k_base64_alphabet[i])] = static_cast<int>(i);
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    if (c == '=')
+      break;
+    int v = value[static_cast<unsigned char>(c)];
+    if (v < 0)
+      return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  return out;
+}
+
+// JSON strings must be UTF-8; anything else is shown with \xNN escapes.
+std::string json_text(std::string_view text) {
+  return is_valid_utf8(text) ? std::string(text) : printable_text(text);
+}
+
+// Command output is kept exact: as a string when it is UTF-8, else readable text plus
+// the exact bytes in "<key>_base64".
+void put_bytes(Json& j, const std::string& key, std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    j[key] = std::string(bytes);
+    return;
+  }
+  j[key] = printable_text(bytes);
+  j[key + "_base64"] = base64_encode(bytes);
+}
+
+std::string get_bytes(const Json& j, const std::string& key) {
+  if (auto it = j.find(key + "_base64"); it != j.end()) {
+    auto bytes = base64_decode(it->get<std::string>());
+    if (!bytes)
+      throw FatalError(bad_input(fmt::format("'{}_base64' is not base64", key)));
+    return *bytes;
+  }
+  return j.at(key).get<std::string>();
+}
+
+Json text_array(const std::vector<std::string>& texts) {
+  Json array = Json::array();
+  for (const auto& t : texts)
+    array.push_back(json_text(t));
+  return array;
+}
+
+std::string one_line(std::string_view command) {
+  if (command.size() <= k_max_command_bytes)
+    return escape_bytes(command);
+  return fmt::format("{} [... {} bytes]", escape_bytes(command.substr(0, k_max_command_bytes)),
+                     command.size());
+}
+
+std::string indent(std::string_view text, std::string_view prefix, size_t max_lines = SIZE_MAX) {
+  std::string out;
+  size_t lines = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos)
+      end = text.size();
+    if (lines == max_lines) {
+      size_t rest = static_cast<size_t>(
+                        std::count(text.begin() + static_cast<long>(start), text.end(), '\n')) +
+                    (text.back() != '\n');
+      out += fmt::format("{}[... {} more lines]\n", prefix, rest);
+      break;
+    }
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    out += fmt::format("{}{}\n", prefix, line);
+    ++lines;
+    start = end + 1;
+  }
+  return out;
+}
+
+size_t count_verdict(const std::vector<ScenarioReport>& reports, std::string_view verdict) {
+  return static_cast<size_t>(std::count_if(reports.begin(), reports.end(),
+                                           [&](const auto& r) { return r.verdict == verdict; }));
+}
+
+// The first thing that went wrong, for JUnit's one-line failure message.
+std::string first_failure(const ScenarioReport& report) {
+  for (size_t i = 0; i < report.steps.size(); ++i)
+    if (!report.steps[i].failures.empty())
+      return fmt::format("step {}: {}", i + 1, report.steps[i].failures.front());
+  if (!report.failures.empty())
+    return report.failures.front();
+  if (!report.faults.empty())
+    return fmt::format("kernel {}: {}", report.faults.front().kind, report.faults.front().title);
+  return report.verdict;
+}
+
+std::string capped_stream(std::string_view bytes) {
+  if (bytes.size() <= k_junit_max_stream_bytes)
+    return printable_text(bytes);
+  return fmt::format("{}\n[... {} more bytes; the whole output is in the artifacts]",
+                     printable_text(bytes.substr(0, k_junit_max_stream_bytes)),
+                     bytes.size() - k_junit_max_stream_bytes);
+}
+
+std::string junit_system_out(const ScenarioReport& report) {
+  std::string out;
+  if (!report.kernel.empty() || !report.accel.empty())
+    out += fmt::format("kernel {}, accel {}{}\n", report.kernel, report.accel,
+                       report.accel_reason.empty() ? "" : " (" + report.accel_reason + ")");
+  if (!report.artifacts.empty())
+    out += fmt::format("artifacts: {}\n", report.artifacts.string());
+  for (size_t i = 0; i < report.steps.size(); ++i) {
+    const StepReport& s = report.steps[i];
+    out += fmt::format("\n$ {}\n# step {} ({}:{}): {}, {:.2f} s\n", s.command, i + 1,
+                       report.file.string(), s.line,
+                       s.timed_out ? "timed out" : fmt::format("exit {}", s.exit_code), s.seconds);
+    for (const auto& [label, bytes] : {std::pair{"stdout", &s.out}, std::pair{"stderr", &s.err}}) {
+      if (bytes->empty())
+        continue;
+      std::string text = capped_stream(*bytes);
+      out += fmt::format("--- {}\n{}{}", label, text, text.back() == '\n' ? "" : "\n");
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+int suite_exit_code(const std::vector<ScenarioReport>& reports) {
+  int code = 0;
+  for (const auto& r : reports)
+    code = std::max(code, r.exit_code);
+  return code;
+}
+
+std::string xml_escape(std::string_view text, bool attribute) {
+  std::string safe = printable_text(text);
+  std::string out;
+  out.reserve(safe.size() + safe.size() / 16);
+  for (char c : safe) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&apos;";
+      break;
+    case '\r': // a parser would turn a literal CR into LF
+      out += "&#13;";
+      break;
+    case '\n':
+      out += attribute ? "&#10;" : "\n";
+      break;
+    case '\t':
+      out += attribute ? "&#9;" : "\t";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string junit_xml(const std::vector<ScenarioReport>& reports) {
+  double total = 0;
+  for (const auto& r : reports)
+    total += r.seconds;
+  std::string counts =
+      fmt::format(R"(tests="{}" failures="{}" errors="{}" time="{:.3f}")", reports.size(),
+                  count_verdict(reports, "failed"), count_verdict(reports, "error"), total);
+  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  xml += fmt::format("<testsuites name=\"labctl\" {}>\n", counts);
+  xml += fmt::format("  <testsuite name=\"labctl\" {} skipped=\"0\">\n", counts);
+  for (const auto& r : reports) {
+    xml += fmt::format(R"(    <testcase classname="labctl" name="{}" file="{}" time="{:.3f}">)",
+                       xml_escape(r.name, true), xml_escape(r.file.string(), true), r.seconds);
+    xml += "\n";
+    if (r.verdict != "passed") {
+      const char* element = r.verdict == "error" ? "error" : "failure";
+      xml += fmt::format("      <{} message=\"{}\" type=\"{}\">{}</{}>\n", element,
+                         xml_escape(first_failure(r), true), r.verdict,
+                         xml_escape(failure_explanation(r), false), element);
+    }
+    if (std::string out = junit_system_out(r); !out.empty())
+      xml += fmt::format("      <system-out>{}</system-out>\n", xml_escape(out, false));
+    xml += "    </testcase>\n";
+  }
+  xml += "  </testsuite>\n</testsuites>\n";
+  return xml;
+}
+
+Json to_json(const ScenarioReport& r) {
+  Json steps = Json::array();
+  for (const auto& s : r.steps) {
+    Json step = {{"command", json_text(s.command)}, {"line", s.line},
+                 {"exit_code", s.exit_code},        {"seconds", s.seconds},
+                 {"timed_out", s.timed_out},        {"failures", text_array(s.failures)}};
+    put_bytes(step, "stdout", s.out);
+    put_bytes(step, "stderr", s.err);
+    steps.push_back(std::move(step));
+  }
+  Json faults = Json::array();
+  for (const auto& f : r.faults)
+    faults.push_back({{"kind", f.kind},
+                      {"title", json_text(f.title)},
+                      {"report", json_text(f.report)},
+                      {"step", json_text(f.step)}});
+  return {{"name", json_text(r.name)},
+          {"file", json_text(r.file.string())},
+          {"verdict", r.verdict},
+          {"exit_code", r.exit_code},
+          {"seconds", r.seconds},
+          {"kernel", json_text(r.kernel)},
+          {"accel", r.accel},
+          {"accel_reason", json_text(r.accel_reason)},
+          {"artifacts", json_text(r.artifacts.string())},
+          {"failures", text_array(r.failures)},
+          {"steps", std::move(steps)},
+          {"faults", std::move(faults)},
+          {"debugcon_diff", json_text(r.debugcon_diff)}};
+}
+
+Json to_json(const std::vector<ScenarioReport>& reports) {
+  Json scenarios = Json::array();
+  double total = 0;
+  for (const auto& r : reports) {
+    scenarios.push_back(to_json(r));
+    total += r.seconds;
+  }
+  return {{"version", k_json_report_version},
+          {"exit_code", suite_exit_code(reports)},
+          {"summary",
+           {{"total", reports.size()},
+            {"passed", count_verdict(reports, "passed")},
+            {"failed", count_verdict(reports, "failed")},
+            {"errors", count_verdict(reports, "error")},
+            {"seconds", total}}},
+          {"scenarios", std::move(scenarios)}};
+}
+
+std::string json_report(const std::vector<ScenarioReport>& reports) {
+  return to_json(reports).dump(2) + "\n";
+}
+
+Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
+  std::vector<ScenarioReport> reports;
+  try {
+    Json root = Json::parse(text);
+    if (root.at("version").get<int>() != k_json_report_version)
+      return bad_input(fmt::format("JSON report version {} is not supported (expected {})",
+                                   root.at("version").dump(), k_json_report_version));
+    for (const auto& j : root.at("scenarios")) {
+      ScenarioReport r;
+      r.name = j.at("name").get<std::string>();
+      r.file = j.at("file").get<std::string>();
+      r.verdict = j.at("verdict").get<std::string>();
+      r.exit_code = j.at("exit_code").get<int>();
+      r.seconds = j.at("seconds").get<double>();
+      r.kernel = j.at("kernel").get<std::string>();
+      r.accel = j.at("accel").get<std::string>();
+      r.accel_reason = j.at("accel_reason").get<std::string>();
+      r.artifacts = j.at("artifacts").get<std::string>();
+      r.failures = j.at("failures").get<std::vector<std::string>>();
+      r.debugcon_diff = j.at("debugcon_diff").get<std::string>();
+      for (const auto& s : j.at("steps")) {
+        StepReport step;
+        step.command = s.at("command").get<std::string>();
+        step.line = s.at("line").get<int>();
+        step.exit_code = s.at("exit_code").get<int>();
+        step.seconds = s.at("seconds").get<double>();
+        step.timed_out = s.at("timed_out").get<bool>();
+        step.failures = s.at("failures").get<std::vector<std::string>>();
+        step.out = get_bytes(s, "stdout");
+        step.err = get_bytes(s, "stderr");
+        r.steps.push_back(std::move(step));
+      }
+      for (const auto& f : j.at("faults"))
+        r.faults.push_back({f.at("kind").get<std::string>(), f.at("title").get<std::string>(),
+                            f.at("report").get<std::string>(), f.at("step").get<std::string>()});
+      reports.push_back(std::move(r));
+    }
+  } catch (const Json::exception& e) {
+    return bad_input(fmt::format("not a labctl JSON report: {}", e.what()));
+  } catch (const FatalError& e) {
+    return bad_input(fmt::format("not a labctl JSON report: {}", e.error().message));
+  }
+  return reports;
+}
+
+std::string terminal_summary_line(const ScenarioReport& report, bool color) {
+  std::string tag = report.verdict == "passed"   ? "PASS"
+                    : report.verdict == "failed" ? "FAIL"
+                                                 : "ERROR";
+  std::string padding(5 - tag.size() + 1, ' ');
+  if (color) {
+    const char* ansi = report.verdict == "passed"   ? "\x1b[32m"
+                       : report.verdict == "failed" ? "\x1b[31m"
+                                                    : "\x1b[1;33m";
+    tag = fmt::format("{}{}\x1b[0m", ansi, tag);
+  }
+  return fmt::format("{}{}{}  ({:.1f} s)", tag, padding, escape_bytes(report.name), report.seconds);
+}
+
+std::string failure_explanation(const ScenarioReport& report) {
+  if (report.verdict == "passed")
+    return {};
+  std::string out = fmt::format("{} ({}) {}:\n", escape_bytes(report.name), report.file.string(),
+                                report.verdict == "error" ? "could not run" : "failed");
+  for (size_t i = 0; i < report.steps.size(); ++i) {
+    const StepReport& s = report.steps[i];
+    if (s.failures.empty())
+      continue;
+    out += fmt::format("  step {} at {}:{}: {}\n", i + 1, report.file.string(), s.line,
+                       one_line(s.command));
+    for (const auto& f : s.failures)
+      out += indent(printable_text(f), "    ");
+  }
+  for (const auto& f : report.failures)
+    out += indent(printable_text(f), "  ");
+  for (const auto& f : report.faults) {
+    out += fmt::format("  kernel {} {}: {}\n", f.kind,
+                       f.step.empty() ? std::string("outside the steps")
+                                      : "during `" + one_line(f.step) + "`",
+                       printable_text(f.title));
+    out += indent(printable_text(f.report), "    | ", k_explanation_max_fault_lines);
+  }
+  if (!report.debugcon_diff.empty()) {
+    out += "  debugcon output differs from the expected bytes:\n";
+    out += indent(report.debugcon_diff, "    ");
+  }
+  if (!report.kernel.empty() || !report.accel.empty())
+    out += fmt::format("  kernel {}, accel {}{}\n", report.kernel, report.accel,
+                       report.accel_reason.empty() ? "" : " (" + report.accel_reason + ")");
+  if (!report.artifacts.empty())
+    out += fmt::format("  artifacts: {}\n", report.artifacts.string());
+  return out;
+}
+
+} // namespace labctl

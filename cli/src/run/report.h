@@ -1,0 +1,82 @@
+#pragma once
+
+#include "util/json_document.h"
+#include "util/result.h"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labctl {
+
+// What one step did and why it failed (failures empty: it passed).
+struct StepReport {
+  std::string command;
+  int line = 0; // the step's line in the scenario file
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+  double seconds = 0;
+  bool timed_out = false;
+  std::vector<std::string> failures;
+
+  bool operator==(const StepReport&) const = default;
+};
+
+// A kernel fault found on the console.
+struct FaultReport {
+  std::string kind;   // one of k_fault_kinds
+  std::string title;  // headline, e.g. "BUG: kernel NULL pointer dereference, address: 0"
+  std::string report; // the whole report, call trace included
+  std::string step;   // the command that was running, or empty (boot, after the steps)
+
+  bool operator==(const FaultReport&) const = default;
+};
+
+// The outcome of one scenario, everything the terminal, JUnit and JSON reports show.
+struct ScenarioReport {
+  std::string name;
+  std::filesystem::path file;
+  std::string verdict = "passed"; // "passed" | "failed" | "error"
+  int exit_code = 0;              // what this scenario alone would make labctl exit with
+  double seconds = 0;
+  std::vector<StepReport> steps;
+  std::vector<std::string> failures; // beyond the steps: kernel log, debugcon, faults, errors
+  std::vector<FaultReport> faults;
+  std::string debugcon_diff; // unified diff, empty when debugcon matched or was not checked
+  std::filesystem::path artifacts;
+  std::string accel;
+  std::string accel_reason;
+  std::string kernel;
+
+  bool operator==(const ScenarioReport&) const = default;
+};
+
+// The exit code for a whole run: the highest of the scenarios' (130 > 3 > 2 > 1 > 0).
+int suite_exit_code(const std::vector<ScenarioReport>& reports);
+
+// JUnit XML: one <testsuite name="labctl"> with a <testcase> per scenario; failures and
+// errors carry failure_explanation, steps and their output go to <system-out>.
+std::string junit_xml(const std::vector<ScenarioReport>& reports);
+
+// The --json report; its schema is documented in docs/report-json.md.
+Json to_json(const ScenarioReport& report);
+Json to_json(const std::vector<ScenarioReport>& reports);
+std::string json_report(const std::vector<ScenarioReport>& reports);
+// Read a --json report back (to merge shards, or in tests); bad input names the problem.
+Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text);
+
+// "PASS  debugcon  (4.2 s)", "FAIL  ...", "ERROR ..."; ANSI colors when `color`.
+std::string terminal_summary_line(const ScenarioReport& report, bool color);
+
+// Several lines saying why a scenario did not pass: each failing step (command and
+// file:line) with expected vs got, other failures, fault reports, the debugcon diff, and
+// where the artifacts are. Empty for a passed scenario.
+std::string failure_explanation(const ScenarioReport& report);
+
+// Text made safe for XML 1.0 (characters it forbids shown as \xNN) and escaped for element
+// content, or for an attribute value when `attribute`.
+std::string xml_escape(std::string_view text, bool attribute);
+
+} // namespace labctl

@@ -1,0 +1,341 @@
+#include "run/scenario_runner.h"
+
+#include "lab/data_dir.h"
+#include "lab/debugcon_diff.h"
+#include "lab/guest_image.h"
+#include "lab/guest_session.h"
+#include "lab/judge.h"
+#include "lab/module_build.h"
+#include "lab/qemu_command.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+#include "util/shell_quote.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+namespace labctl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Host-side allowance on top of a step's own timeout: moving its output over the serial
+// line and a slow emulated guest.
+constexpr auto k_step_grace = std::chrono::seconds(20);
+
+std::string join_lines(const std::deque<std::string>& lines, size_t last) {
+  std::string out;
+  size_t start = lines.size() > last ? lines.size() - last : 0;
+  for (size_t i = start; i < lines.size(); ++i)
+    out += "  | " + lines[i] + "\n";
+  return out;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+class Runner {
+public:
+  Runner(const Scenario& scenario, const LabSetup& lab, const ScenarioRunOptions& options)
+      : m_scenario(scenario), m_lab(lab), m_options(options) {
+    m_report.name = scenario.name;
+    m_report.file = scenario.file;
+    m_report.artifacts = options.artifacts;
+    m_report.accel = lab.accel.accel;
+    m_report.accel_reason = lab.accel.reason;
+    m_report.kernel = lab.kernel.image.string();
+    m_report.verdict.clear(); // decided at the end
+  }
+
+  ScenarioReport run() {
+    auto started = Clock::now();
+    m_deadline = started + std::chrono::seconds(m_scenario.timeout);
+    try {
+      execute();
+    } catch (const FatalError& e) {
+      error(e.error().code, e.error().message);
+    }
+    if (interrupted() && m_report.exit_code != to_int(ExitCode::interrupted))
+      error(ExitCode::interrupted, "interrupted");
+    if (m_report.verdict.empty())
+      m_report.verdict = m_report.failures.empty() ? "passed" : "failed";
+    if (m_report.verdict == "failed")
+      m_report.exit_code = to_int(ExitCode::failed);
+    m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    write_artifacts();
+    return m_report;
+  }
+
+private:
+  void progress(const std::string& what) {
+    if (m_options.progress)
+      m_options.progress(what);
+  }
+
+  void fail(std::string message) { m_report.failures.push_back(std::move(message)); }
+
+  void error(ExitCode code, std::string message) {
+    m_report.verdict = "error";
+    m_report.exit_code = to_int(code);
+    m_report.failures.push_back(std::move(message));
+  }
+
+  void execute() {
+    std::error_code ec;
+    fs::create_directories(m_options.artifacts, ec);
+    if (ec)
+      throw FatalError(environment_error(fmt::format("cannot create artifacts directory {}: {}",
+                                                     m_options.artifacts.string(), ec.message())));
+
+    progress("building modules");
+    std::vector<GuestModuleFile> modules;
+    for (const auto& module : m_scenario.modules) {
+      auto built = build_module({module.dir, m_lab.kernel, m_lab.cache, {}});
+      if (!built) {
+        if (built.error().code == ExitCode::failed)
+          fail(built.error().message);
+        else
+          error(built.error().code, built.error().message);
+        return;
+      }
+      for (const auto& ko : built->ko_files)
+        modules.push_back({ko.stem().string(), ko, module.params});
+    }
+
+    progress("packing initrd");
+    GuestImageSpec spec;
+    spec.busybox = m_lab.profile.busybox;
+    spec.applets = m_lab.busybox_applets;
+    spec.initrd_dir = initrd_dir();
+    spec.modules = modules;
+    spec.files = m_scenario.files;
+    spec.compression = m_lab.profile.initrd_compression;
+    auto image = build_guest_image(spec, m_lab.cache);
+    if (!image)
+      throw FatalError(image.error());
+    std::string listing;
+    for (const auto& line : image->listing)
+      listing += line + "\n";
+    (void)write_file_atomic(m_options.artifacts / "initrd.txt", listing);
+
+    boot_and_drive(image->path);
+    judge_after_exit();
+  }
+
+  void boot_and_drive(const fs::path& initrd) {
+    progress("booting");
+    GuestSession::Config config;
+    config.boot_nonce = make_nonce();
+    QemuLaunch& l = config.launch;
+    l.qemu = m_lab.profile.qemu;
+    l.kernel = m_lab.boot_image;
+    l.initrd = initrd;
+    l.append = kernel_cmdline(m_lab.profile, config.boot_nonce);
+    l.accel = m_lab.accel.accel;
+    l.machine = m_lab.profile.machine;
+    l.memory = m_lab.profile.memory;
+    l.cpus = m_lab.profile.cpus;
+    l.cpu = m_lab.profile.cpu;
+    l.debugcon_file = m_options.artifacts / "debugcon.txt";
+    l.extra = m_lab.profile.qemu_args;
+    config.console_log = m_options.artifacts / "console.log";
+    std::error_code ec;
+    fs::remove(l.debugcon_file, ec);
+
+    auto session = GuestSession::start(config);
+    if (!session)
+      throw FatalError(session.error());
+    m_session = std::move(*session);
+    (void)write_file_atomic(m_options.artifacts / "qemu.cmdline",
+                            shell_join(m_session->vm().argv()) + "\n");
+
+    auto boot_deadline =
+        std::min(m_deadline, Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
+    auto boot = m_session->wait_ready(boot_deadline);
+    if (boot.outcome != GuestSession::Outcome::ok) {
+      boot_failed(boot);
+      return;
+    }
+    bool modules_ok = true;
+    for (const auto& m : boot.modules) {
+      if (m.ok)
+        continue;
+      modules_ok = false;
+      std::string related;
+      for (const auto& line : m_session->vm().recent_console())
+        if (line.find(m.name) != std::string::npos)
+          related += "  | " + line + "\n";
+      fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
+    }
+    if (modules_ok)
+      run_steps();
+    progress("shutting down");
+    m_session->set_phase("shutdown");
+    if (!interrupted() && m_session->vm().exit_status() == std::nullopt)
+      m_session->finish(std::min(m_deadline + std::chrono::seconds(30),
+                                 Clock::now() + std::chrono::seconds(30)));
+  }
+
+  void boot_failed(const GuestSession::Boot& boot) {
+    using O = GuestSession::Outcome;
+    auto console = join_lines(m_session->vm().recent_console(), 25);
+    for (const auto& f : m_session->faults())
+      if (f.fault.kind == "panic") {
+        fail(fmt::format("kernel panic during boot: {}\n{}", f.fault.title, f.fault.report));
+        return;
+      }
+    switch (boot.outcome) {
+    case O::timeout:
+      fail(fmt::format("the kernel never reached init (no READY within {} s); last console "
+                       "lines:\n{}",
+                       m_lab.profile.boot_timeout, console));
+      break;
+    case O::qemu_exited:
+      fail(fmt::format("QEMU exited during boot ({}); last console lines:\n{}{}",
+                       m_session->vm().exit_status().value_or(ExitStatus{}).describe(), console,
+                       m_session->vm().qemu_stderr().empty()
+                           ? ""
+                           : "QEMU stderr:\n" + m_session->vm().qemu_stderr()));
+      break;
+    case O::interrupted:
+      error(ExitCode::interrupted, "interrupted during boot");
+      break;
+    default:
+      fail("boot failed: " + GuestSession::describe(boot.outcome));
+    }
+  }
+
+  void run_steps() {
+    size_t index = 0;
+    for (const auto& step : m_scenario.steps) {
+      ++index;
+      std::string label = fmt::format("step {} ({}:{})", index, m_scenario.file.filename().string(),
+                                      step.line);
+      progress(fmt::format("step {}/{}: {}", index, m_scenario.steps.size(), first_line(step.run)));
+      m_session->set_phase(label);
+      size_t faults_before = m_session->faults().size();
+      auto deadline = std::min(m_deadline, Clock::now() + std::chrono::seconds(step.timeout) +
+                                               k_step_grace);
+      auto result = m_session->run(step.run, step.timeout, deadline);
+
+      StepReport report;
+      report.command = step.run;
+      report.line = step.line;
+      report.seconds = result.seconds;
+      report.exit_code = result.output.exit_code;
+      report.out = result.output.out;
+      report.err = result.output.err;
+      report.timed_out = result.output.guest_timed_out;
+
+      using O = GuestSession::Outcome;
+      bool stop = false;
+      if (result.outcome == O::ok) {
+        StepRun run{result.output.exit_code, result.output.out, result.output.err,
+                    result.output.guest_timed_out, result.seconds};
+        report.failures = judge_step(step, run);
+      } else if (result.outcome == O::timeout) {
+        report.timed_out = true;
+        bool scenario_timeout = Clock::now() >= m_deadline;
+        report.failures.push_back(fmt::format(
+            "{}: no answer from the guest ({}); last console lines:\n{}",
+            scenario_timeout ? fmt::format("scenario timed out after {} s", m_scenario.timeout)
+                             : fmt::format("timed out after {} s", step.timeout),
+            "the guest may be hung", join_lines(m_session->vm().recent_console(), 15)));
+        stop = true;
+      } else if (result.outcome == O::interrupted) {
+        error(ExitCode::interrupted, "interrupted during " + label);
+        stop = true;
+      } else {
+        std::string why = result.outcome == O::qemu_exited
+                              ? fmt::format("QEMU exited ({})", m_session->vm().exit_status()
+                                                                    .value_or(ExitStatus{})
+                                                                    .describe())
+                              : result.error;
+        report.failures.push_back(fmt::format("{} while the step ran; last console lines:\n{}",
+                                              why,
+                                              join_lines(m_session->vm().recent_console(), 15)));
+        stop = true;
+      }
+      if (m_session->faults().size() > faults_before && !report.failures.empty())
+        stop = true;
+      for (const auto& f : report.failures)
+        fail(fmt::format("{}: `{}`: {}", label, first_line(step.run), f));
+      m_report.steps.push_back(std::move(report));
+      if (stop || !m_report.failures.empty())
+        break;
+    }
+  }
+
+  void judge_after_exit() {
+    if (!m_session)
+      return;
+    m_session->shutdown();
+    progress("judging");
+
+    // Faults, attributed to the phase they happened in.
+    std::vector<ObservedFault> observed;
+    std::string fault_text;
+    for (const auto& f : m_session->faults()) {
+      observed.push_back({f.fault.kind, f.fault.title});
+      m_report.faults.push_back({f.fault.kind, f.fault.title, f.fault.report, f.phase});
+      fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase, f.fault.report);
+    }
+    if (!fault_text.empty())
+      (void)write_file_atomic(m_options.artifacts / "faults.txt", fault_text);
+    for (auto& msg : judge_faults(m_scenario.expect, observed)) {
+      // Name the phase of each unexpected fault.
+      for (const auto& f : m_session->faults())
+        if (msg.find(f.fault.title) != std::string::npos) {
+          msg += fmt::format(" (during {})\n{}", f.phase, f.fault.report);
+          break;
+        }
+      fail(msg);
+    }
+
+    const std::string& kernel_log = m_session->kernel_log();
+    (void)write_file_atomic(m_options.artifacts / "kernel.log", kernel_log);
+    // Expectations on the whole run only make sense when the guest got that far.
+    bool complete = m_report.steps.size() == m_scenario.steps.size() && m_report.verdict.empty();
+    if (!complete)
+      return;
+    for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
+      fail("kernel log: " + msg);
+    if (m_scenario.expect.debugcon) {
+      auto actual = read_file(m_options.artifacts / "debugcon.txt");
+      std::string got = actual ? *actual : "";
+      auto cmp = compare_debugcon(m_scenario.expect.debugcon->bytes, got,
+                                  m_scenario.expect.debugcon->label,
+                                  (m_options.artifacts / "debugcon.txt").string());
+      if (!cmp.equal) {
+        m_report.debugcon_diff = cmp.diff;
+        fail(fmt::format("debugcon output differs from {} (first difference at byte {}):\n{}",
+                         m_scenario.expect.debugcon->label, cmp.first_difference, cmp.diff));
+      }
+    }
+  }
+
+  void write_artifacts() {
+    std::error_code ec;
+    if (!fs::is_directory(m_options.artifacts, ec))
+      return;
+    (void)write_file_atomic(m_options.artifacts / "result.json", json_report({m_report}));
+  }
+
+  const Scenario& m_scenario;
+  const LabSetup& m_lab;
+  const ScenarioRunOptions& m_options;
+  ScenarioReport m_report;
+  Clock::time_point m_deadline;
+  std::unique_ptr<GuestSession> m_session;
+};
+
+} // namespace
+
+ScenarioReport run_scenario(const Scenario& scenario, const LabSetup& lab,
+                            const ScenarioRunOptions& options) {
+  return Runner(scenario, lab, options).run();
+}
+
+} // namespace labctl

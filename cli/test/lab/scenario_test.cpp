@@ -1,0 +1,380 @@
+#include "lab/scenario.h"
+
+#include "lab/data_dir.h"
+#include "test_support.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace labctl {
+namespace {
+
+class ScenarioLoad : public ::testing::Test {
+protected:
+  void SetUp() override {
+    m_dir.write("kmod/alpha/Kbuild", "obj-m := alpha.o\n");
+    m_dir.write("kmod/beta/Makefile", "all:\n");
+    m_dir.mkdir("kmod/empty");
+    m_dir.write("s/files/probe.sh", "#!/bin/sh\necho probe\n");
+    m_dir.write("s/dc.expected", "hello from Linux\n");
+  }
+
+  fs::path write(const std::string& text) { return m_dir.write("s/t.json", text); }
+  Result<Scenario> load(const std::string& text) { return load_scenario(write(text)); }
+
+  // The load fails as bad input with exactly "<file>:<line>: <message>".
+  void expect_error(const std::string& text, int line, const std::string& message) {
+    fs::path file = write(text);
+    auto s = load_scenario(file);
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.error().code, ExitCode::bad_input);
+    EXPECT_EQ(s.error().message, fmt::format("{}:{}: {}", file.string(), line, message));
+  }
+
+  // The load fails as bad input at `line`, and the message contains `fragment`.
+  void expect_error_containing(const std::string& text, int line, const std::string& fragment) {
+    fs::path file = write(text);
+    auto s = load_scenario(file);
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.error().code, ExitCode::bad_input);
+    EXPECT_EQ(s.error().message.rfind(fmt::format("{}:{}: ", file.string(), line), 0), 0u)
+        << s.error().message;
+    EXPECT_NE(s.error().message.find(fragment), std::string::npos) << s.error().message;
+  }
+
+  fs::path path(const std::string& relative) const { return m_dir.path() / relative; }
+
+  test::ScratchDir m_dir;
+};
+
+TEST_F(ScenarioLoad, FullExampleFromTheDesign) {
+  auto s = load(R"({
+  "version": 1,
+  "description": "echo into /dev/debugcon reaches the host",
+  "modules": ["../kmod/alpha", {"path": "../kmod/beta", "params": "a=1 b=2"}],
+  "files":   {"/usr/bin/probe.sh": "files/probe.sh"},
+  "timeout": 120,
+  "steps": [
+    {"run": "echo 'hello from Linux' > /dev/debugcon"},
+    {"run": "cat /dev/qemu_exercise", "stdout": "Hello from QEMU!"},
+    {"run": "exec 3>/dev/debugcon; echo x > /dev/debugcon", "exit": 1,
+     "stderr_regex": "busy", "timeout": 10},
+    {"run": "x", "stderr": "oops", "stdout_regex": "^a$"}
+  ],
+  "expect": {
+    "debugcon": "dc.expected",
+    "kernel_log": ["QEMU Exercise: Received 12 characters from the user"],
+    "kernel_log_absent": ["Oops"]
+  }
+})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->name, "t");
+  EXPECT_EQ(s->file, path("s/t.json"));
+  EXPECT_EQ(s->description, "echo into /dev/debugcon reaches the host");
+  ASSERT_EQ(s->modules.size(), 2u);
+  EXPECT_EQ(s->modules[0].dir, path("s/../kmod/alpha"));
+  EXPECT_EQ(s->modules[0].params, "");
+  EXPECT_EQ(s->modules[1].dir, path("s/../kmod/beta"));
+  EXPECT_EQ(s->modules[1].params, "a=1 b=2");
+  ASSERT_EQ(s->files.size(), 1u);
+  EXPECT_EQ(s->files.at("/usr/bin/probe.sh"), path("s/files/probe.sh"));
+  EXPECT_EQ(s->timeout, 120);
+
+  ASSERT_EQ(s->steps.size(), 4u);
+  const Step& first = s->steps[0];
+  EXPECT_EQ(first.run, "echo 'hello from Linux' > /dev/debugcon");
+  EXPECT_EQ(first.exit_code, 0);
+  EXPECT_EQ(first.timeout, 60);
+  EXPECT_EQ(first.line, 8);
+  EXPECT_FALSE(first.expected_stdout || first.expected_stderr || first.stdout_regex ||
+               first.stderr_regex);
+  EXPECT_EQ(s->steps[1].expected_stdout, "Hello from QEMU!");
+  EXPECT_EQ(s->steps[1].line, 9);
+  EXPECT_EQ(s->steps[2].exit_code, 1);
+  EXPECT_EQ(s->steps[2].stderr_regex, "busy");
+  EXPECT_EQ(s->steps[2].timeout, 10);
+  EXPECT_EQ(s->steps[2].line, 10);
+  EXPECT_EQ(s->steps[3].expected_stderr, "oops");
+  EXPECT_EQ(s->steps[3].stdout_regex, "^a$");
+  EXPECT_EQ(s->steps[3].line, 12);
+
+  ASSERT_TRUE(s->expect.debugcon);
+  EXPECT_EQ(s->expect.debugcon->bytes, "hello from Linux\n");
+  EXPECT_EQ(s->expect.debugcon->file, path("s/dc.expected"));
+  EXPECT_EQ(s->expect.debugcon->label, path("s/dc.expected").string());
+  EXPECT_EQ(s->expect.kernel_log,
+            std::vector<std::string>{"QEMU Exercise: Received 12 characters from the user"});
+  EXPECT_EQ(s->expect.kernel_log_absent, std::vector<std::string>{"Oops"});
+  EXPECT_TRUE(s->expect.faults.empty());
+}
+
+TEST_F(ScenarioLoad, EmptyScenarioTakesDefaults) {
+  auto s = load("{}");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->name, "t");
+  EXPECT_EQ(s->timeout, 300);
+  EXPECT_TRUE(s->modules.empty());
+  EXPECT_TRUE(s->files.empty());
+  EXPECT_TRUE(s->steps.empty());
+  EXPECT_FALSE(s->expect.debugcon);
+}
+
+TEST_F(ScenarioLoad, EmptyStepListIsAllowed) {
+  auto s = load(R"({"steps": [], "expect": {}})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->steps.empty());
+}
+
+TEST_F(ScenarioLoad, AbsolutePathsAreTakenAsTheyAre) {
+  auto s = load(fmt::format(R"({{"modules": [{{"path": "{}"}}], "files": {{"/a": "{}"}},
+                               "expect": {{"debugcon": "{}"}}}})",
+                            path("kmod/alpha").string(), path("s/files/probe.sh").string(),
+                            path("s/dc.expected").string()));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->modules[0].dir, path("kmod/alpha"));
+  EXPECT_EQ(s->files.at("/a"), path("s/files/probe.sh"));
+  EXPECT_EQ(s->expect.debugcon->file, path("s/dc.expected"));
+}
+
+TEST_F(ScenarioLoad, DebugconInlineText) {
+  auto s = load("{\n  \"expect\": {\n    \"debugcon\": {\"text\": \"a\\u0000b\\n\"}\n  }\n}\n");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE(s->expect.debugcon);
+  EXPECT_EQ(s->expect.debugcon->bytes, std::string("a\0b\n", 4));
+  EXPECT_TRUE(s->expect.debugcon->file.empty());
+  EXPECT_EQ(s->expect.debugcon->label, path("s/t.json").string() + ":3 (expect.debugcon.text)");
+}
+
+TEST_F(ScenarioLoad, ExpectedFaults) {
+  auto s = load(R"({"expect": {"faults": ["oops", "warning"]}})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->expect.faults, (std::vector<std::string>{"oops", "warning"}));
+}
+
+TEST_F(ScenarioLoad, UnknownTopLevelKey) {
+  expect_error_containing("{\n  \"timeout\": 5,\n  \"stpes\": []\n}\n", 3,
+                          "key 'stpes': unknown key (known keys: version, description, modules, "
+                          "files, timeout, steps, expect)");
+}
+
+TEST_F(ScenarioLoad, UnknownStepKey) {
+  expect_error_containing("{\n  \"steps\": [\n    {\"run\": \"true\"},\n    {\"run\": \"true\",\n  "
+                          "   \"stdot\": \"x\"}\n"
+                          "  ]\n}\n",
+                          5, "key 'stdot': unknown key");
+}
+
+TEST_F(ScenarioLoad, UnknownExpectKey) {
+  expect_error_containing("{\"expect\": {\n  \"kernel_logs\": []\n}}", 2,
+                          "key 'kernel_logs': unknown key");
+}
+
+TEST_F(ScenarioLoad, UnknownModuleKey) {
+  expect_error_containing("{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"param\": \"x\"}\n]}",
+                          2, "key 'param': unknown key (known keys: path, params)");
+}
+
+TEST_F(ScenarioLoad, WrongTypes) {
+  expect_error("{\n  \"timeout\": \"120\"\n}", 2, "key 'timeout': expected an integer, got string");
+  expect_error("{\n  \"description\": 3\n}", 2, "key 'description': expected a string, got number");
+  expect_error("{\"steps\": [\n  {\"run\": [\"ls\"]}\n]}", 2,
+               "key 'run': expected a string, got array");
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\", \"stdout\": 3}\n]}", 2,
+               "key 'stdout': expected a string, got number");
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\", \"exit\": true}\n]}", 2,
+               "key 'exit': expected an integer, got boolean");
+  expect_error("{\n  \"steps\": {}\n}", 2, "key 'steps': expected an array of steps, got object");
+  expect_error("{\"steps\": [\n  \"ls\"\n]}", 2,
+               "key 'steps': entry 1: expected an object like {\"run\": ...}, got string");
+  expect_error("{\n  \"modules\": \"../kmod/alpha\"\n}", 2,
+               "key 'modules': expected an array, got string");
+  expect_error("{\n  \"files\": []\n}", 2,
+               "key 'files': expected an object mapping guest paths to host files, got array");
+  expect_error("{\n  \"expect\": []\n}", 2, "key 'expect': expected an object, got array");
+  expect_error("{\"expect\": {\n  \"kernel_log\": \"Oops\"\n}}", 2,
+               "key 'kernel_log': expected an array of strings, got string");
+  expect_error("{\"expect\": {\"kernel_log\": [\n  \"a\",\n  7\n]}}", 3,
+               "key 'kernel_log': entry 2: expected a string, got number");
+  expect_error("{\"expect\": {\n  \"debugcon\": 1\n}}", 2,
+               "key 'debugcon': expected a file path or {\"text\": ...}, got number");
+}
+
+TEST_F(ScenarioLoad, BadTimeouts) {
+  expect_error("{\n  \"timeout\": -1\n}", 2,
+               "key 'timeout': -1 is not a number of seconds between 1 and 86400");
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\", \"timeout\": 0}\n]}", 2,
+               "key 'timeout': 0 is not a number of seconds between 1 and 86400");
+  expect_error("{\n  \"timeout\": 1.5\n}", 2, "key 'timeout': expected an integer, got number");
+}
+
+TEST_F(ScenarioLoad, BadExitCode) {
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\", \"exit\": 256}\n]}", 2,
+               "key 'exit': 256 is not an exit code (0 to 255)");
+}
+
+TEST_F(ScenarioLoad, StepWithoutRunPointsAtTheStep) {
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\"},\n  {\n    \"exit\": 1}\n]}", 3,
+               "key 'run': missing (the shell command to run in the guest)");
+  expect_error("{\"steps\": [\n  {\"run\": \"\"}\n]}", 2, "key 'run': the command is empty");
+}
+
+TEST_F(ScenarioLoad, Version) {
+  EXPECT_TRUE(load(R"({"version": 1})").ok());
+  expect_error("{\n  \"version\": 2\n}", 2,
+               "key 'version': 2 is not supported; this labctl reads version 1");
+  expect_error("{\n  \"version\": \"1\"\n}", 2,
+               "key 'version': \"1\" is not supported; this labctl reads version 1");
+}
+
+TEST_F(ScenarioLoad, MissingModuleFolder) {
+  expect_error("{\"modules\": [\n  \"../kmod/alpha\",\n  \"../kmod/gamma\"\n]}", 3,
+               fmt::format("key 'modules': entry 2: module folder {} not found",
+                           path("s/../kmod/gamma").string()));
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/gamma\"}\n]}", 2,
+               fmt::format("key 'modules': entry 1: module folder {} not found",
+                           path("s/../kmod/gamma").string()));
+}
+
+TEST_F(ScenarioLoad, ModuleFolderWithoutBuildFiles) {
+  expect_error("{\"modules\": [\n  \"../kmod/empty\"\n]}", 2,
+               fmt::format("key 'modules': entry 1: {} has no Kbuild or Makefile, so it is not a "
+                           "kernel module folder",
+                           path("s/../kmod/empty").string()));
+}
+
+TEST_F(ScenarioLoad, BadModuleEntries) {
+  expect_error("{\"modules\": [\n  42\n]}", 2,
+               "key 'modules': entry 1: expected a folder path or {\"path\": ..., \"params\": "
+               "...}, got number");
+  expect_error("{\"modules\": [\n  {\"params\": \"x=1\"}\n]}", 2,
+               "key 'modules': entry 1: key 'path' missing (the module's folder)");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"params\": 1}\n]}", 2,
+               "key 'params': expected a string, got number");
+}
+
+TEST_F(ScenarioLoad, BadFiles) {
+  expect_error("{\"files\": {\n  \"usr/bin/x\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path 'usr/bin/x' must be absolute (start with /)");
+  expect_error("{\"files\": {\n  \"/usr/../etc/x\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/usr/../etc/x' must not contain ..");
+  expect_error("{\"files\": {\n  \"/usr/bin/\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/usr/bin/' must name a file, not end in /");
+  expect_error("{\"files\": {\n  \"/x\": \"files/nope.sh\"\n}}", 2,
+               fmt::format("key 'files': source for '/x' not found: {} is not a file",
+                           path("s/files/nope.sh").string()));
+  expect_error("{\"files\": {\n  \"/x\": \"files\"\n}}", 2,
+               fmt::format("key 'files': source for '/x' not found: {} is not a file",
+                           path("s/files").string()));
+  expect_error("{\"files\": {\n  \"/x\": 1\n}}", 2,
+               "key 'files': '/x' must map to a host file path, got number");
+}
+
+TEST_F(ScenarioLoad, MissingDebugconFile) {
+  expect_error("{\"expect\": {\n  \"debugcon\": \"nope.expected\"\n}}", 2,
+               fmt::format("key 'debugcon': expected-output file {} not found",
+                           path("s/nope.expected").string()));
+}
+
+TEST_F(ScenarioLoad, DebugconObjectNeedsText) {
+  expect_error("{\"expect\": {\n  \"debugcon\": {\n    \"txt\": \"a\"}\n}}", 3,
+               "key 'txt': unknown key (known keys: text)");
+  expect_error("{\"expect\": {\n  \"debugcon\": {}\n}}", 2,
+               "key 'debugcon': key 'text' missing (the expected bytes, or give a file path "
+               "instead)");
+}
+
+TEST_F(ScenarioLoad, BadRegexes) {
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\",\n   \"stdout_regex\": \"busy(\"}\n]}", 3,
+               "key 'stdout_regex': bad regex /busy(/: missing ): busy(");
+  expect_error("{\"steps\": [\n  {\"run\": \"ls\", \"stderr_regex\": \"[a\"}\n]}", 2,
+               "key 'stderr_regex': bad regex /[a/: missing ]: [a");
+  expect_error("{\"expect\": {\"kernel_log\": [\n  \"ok\",\n  \"a**\"\n]}}", 3,
+               "key 'kernel_log': bad regex /a**/: bad repetition operator: **");
+  // RE2 has no backreferences or lookaround (that is what keeps it linear).
+  expect_error_containing("{\"expect\": {\n  \"kernel_log_absent\": [\"(a)\\\\1\"]\n}}", 2,
+                          "key 'kernel_log_absent': bad regex /(a)\\1/: invalid escape sequence");
+  expect_error_containing("{\"expect\": {\"kernel_log\": [\n  \"a(?=b)\"]\n}}", 2,
+                          "key 'kernel_log': bad regex /a(?=b)/: ");
+}
+
+TEST_F(ScenarioLoad, UnknownFaultKind) {
+  expect_error("{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
+               "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
+               "soft_lockup, rcu_stall, hung_task)");
+}
+
+TEST_F(ScenarioLoad, MalformedJsonGivesLineAndColumn) {
+  fs::path file = write("{\n  \"timeout\": 5,\n}\n");
+  auto s = load_scenario(file);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ExitCode::bad_input);
+  EXPECT_EQ(s.error().message.rfind(file.string() + ":3:", 0), 0u) << s.error().message;
+}
+
+TEST_F(ScenarioLoad, TopLevelMustBeAnObject) {
+  expect_error("[]", 1, "the document must be an object, not array");
+}
+
+TEST_F(ScenarioLoad, MissingFileIsBadInput) {
+  auto s = load_scenario(path("s/none.json"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ExitCode::bad_input);
+  EXPECT_NE(s.error().message.find(path("s/none.json").string()), std::string::npos);
+}
+
+class ScenarioArgs : public ::testing::Test {
+protected:
+  test::ScratchDir m_dir;
+};
+
+TEST_F(ScenarioArgs, FolderGivesItsJsonFilesSorted) {
+  m_dir.write("sc/b.json", "{}");
+  m_dir.write("sc/a.json", "{}");
+  m_dir.write("sc/c.expected", "");
+  m_dir.write("sc/sub/d.json", "{}");
+  auto files = expand_scenario_args({(m_dir.path() / "sc").string()});
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  EXPECT_EQ(*files,
+            (std::vector<fs::path>{m_dir.path() / "sc/a.json", m_dir.path() / "sc/b.json"}));
+}
+
+TEST_F(ScenarioArgs, FilesKeepTheirOrderAndRepeatsAreDropped) {
+  auto a = m_dir.write("a.json", "{}");
+  auto b = m_dir.write("b.txt", "{}");
+  auto files = expand_scenario_args({b.string(), a.string(), b.string()});
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  EXPECT_EQ(*files, (std::vector<fs::path>{b, a}));
+}
+
+TEST_F(ScenarioArgs, Errors) {
+  auto none = expand_scenario_args({});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ExitCode::bad_input);
+
+  auto missing = expand_scenario_args({(m_dir.path() / "nope.json").string()});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ExitCode::bad_input);
+  EXPECT_EQ(missing.error().message,
+            (m_dir.path() / "nope.json").string() + ": no such scenario file or folder");
+
+  auto empty = expand_scenario_args({m_dir.mkdir("empty").string()});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, ExitCode::bad_input);
+  EXPECT_EQ(empty.error().message,
+            (m_dir.path() / "empty").string() + ": no scenario files (*.json) in this folder");
+}
+
+TEST(ScenarioShipped, EveryScenarioInTheTreeLoads) {
+  fs::path dir = fs::path(LABCTL_SOURCE_DIR) / "scenarios";
+  if (!fs::is_directory(dir))
+    GTEST_SKIP() << dir << " does not exist yet";
+  auto files = expand_scenario_args({dir.string()});
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  for (const auto& file : *files) {
+    auto s = load_scenario(file);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+  }
+}
+
+} // namespace
+} // namespace labctl

@@ -1,0 +1,194 @@
+#!/bin/sh
+# labctl guest agent (busybox sh): reads one request per line on stdin (the
+# control channel, ttyS1, raw) and answers on stdout. Started and respawned by
+# /init; see cli/src/guest/guest_protocol.h for the host side.
+#
+#   RUN <nonce> <timeout_s> <base64 command>   run the command with sh
+#   KMSG <nonce>                               kernel records since the last reply
+#   PING <nonce>                               liveness
+#   HALT <nonce>                               sync, answer, power off
+#
+# A RUN answer:
+#   =<nonce>=O=   base64 of stdout (76-column lines, nothing when empty)
+#   =<nonce>=E=   base64 of stderr
+#   =<nonce>=K=   new /dev/kmsg records, one per line as the kernel formats them
+#   =<nonce>=X=<exit code or ->=<T if the guest-side timeout fired, else ->
+# No base64 or kmsg line can start with "=", and the nonce is fresh per request,
+# so the host finds the markers without ambiguity.
+#
+# Speed matters (every fork and exec is milliseconds under TCG): builtins
+# wherever possible, no base64 for empty files, kernel records read through a
+# file descriptor kept open on the file /init's follower appends to.
+
+cd /
+D=/tmp/labctl
+K=/run/labctl
+mkdir -p "$D"
+[ -p "$K/done" ] || mkfifo "$K/done"
+# A step's wrapper writes "<nonce> <status>" here; read -t on it is the timeout.
+exec 4<>"$K/done"
+exec 3<"$K/kmsg"
+partial=
+cleanup_due=0
+
+# Copy the kernel records appended since the last call. The first line goes
+# through the builtin read (no process when there is nothing new); the rest
+# through cat, which advances the shared offset of fd 3. A record still being
+# written may end the cat output without a newline, so an empty line (which the
+# host ignores) follows it to keep the next marker at the start of a line.
+send_kmsg() {
+	if read -r line <&3; then
+		printf '%s\n' "$partial$line"
+		partial=
+		cat <&3
+		echo
+	else
+		partial=$partial$line
+	fi
+}
+
+# decode_small BASE64 FILE: decode into FILE with builtins only; false on a
+# character outside the alphabet. For a short command this is cheaper than the
+# fork and exec of the base64 applet.
+B64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
+decode_small() {
+	s=$1 esc=
+	while [ -n "$s" ]; do
+		rest=${s#????}
+		quad=${s%"$rest"}
+		s=$rest
+		n=0 pad=0
+		while [ -n "$quad" ]; do
+			c=${quad%"${quad#?}"}
+			quad=${quad#?}
+			if [ "$c" = = ]; then
+				v=0 pad=$((pad + 1))
+			else
+				t=${B64%%"$c"*}
+				v=${#t}
+				[ "$v" -lt 64 ] && [ "$pad" = 0 ] || return 1
+			fi
+			n=$(((n << 6) | v))
+		done
+		# Each byte becomes a printf octal escape, so any value survives.
+		esc="$esc\\$((n >> 22 & 3))$((n >> 19 & 7))$((n >> 16 & 7))"
+		[ "$pad" -ge 2 ] || esc="$esc\\$((n >> 14 & 3))$((n >> 11 & 7))$((n >> 8 & 7))"
+		[ "$pad" -ge 1 ] || esc="$esc\\$((n >> 6 & 3))$((n >> 3 & 7))$((n & 7))"
+	done
+	printf "$esc" >"$2"
+}
+
+# decode_command BASE64 FILE ERRFILE: the command text into FILE; false (with
+# base64's message in ERRFILE) when it is not valid base64.
+decode_command() {
+	if [ "${#1}" -le 256 ] && decode_small "$1" "$2"; then
+		: >"$3"
+		return 0
+	fi
+	base64 -d >"$2" 2>"$3" <<EOF
+$1
+EOF
+}
+
+# wait_step NONCE TIMEOUT: read the status of step NONCE into $status; false
+# when TIMEOUT (seconds, 0 = none) passes first. Lines of older steps, which
+# were killed but ended late, are skipped.
+wait_step() {
+	while :; do
+		if [ "$2" = 0 ]; then
+			read -r done_nonce status <&4 || return 1
+		else
+			read -t "$2" -r done_nonce status <&4 || return 1
+		fi
+		[ "$done_nonce" = "$1" ] && return 0
+	done
+}
+
+# kill_step WRAPPER_PID: SIGKILL the step's process group (the wrapper's only
+# child, a session leader thanks to setsid); false when it had already ended.
+kill_step() {
+	children=
+	read -r children 2>/dev/null </proc/$1/task/$1/children
+	[ -n "$children" ] || return 1
+	for pid in $children; do
+		kill -KILL -"$pid" 2>/dev/null
+	done
+	return 0
+}
+
+run_step() {
+	nonce=$1 timeout=$2 f=$D/$1
+	status=- timed_out=-
+	if decode_command "$3" "$f.c" "$f.e"; then
+		# Output goes to files, not pipes, so a background process that keeps
+		# stdout open cannot hold the answer back. The step runs as an async
+		# command because sh reports a foreground command's death by signal
+		# ("Killed") on its own stderr, which is then the step's stderr file.
+		(
+			setsid sh "$f.c" </dev/null >"$f.o" 2>"$f.e" 3<&- 4<&- &
+			wait $!
+			echo "$nonce $?" >&4
+		) &
+		wrapper=$!
+		if ! wait_step "$nonce" "$timeout"; then
+			kill_step "$wrapper" && timed_out=T
+			# A process stuck in the kernel may not die: then the status is "-".
+			wait_step "$nonce" 5 || { status=- wrapper=; }
+		fi
+		# Reap the wrapper now: busybox read drops the bytes it has read so far
+		# when a signal interrupts it, so no SIGCHLD may arrive while the next
+		# request is being read.
+		[ -z "$wrapper" ] || wait "$wrapper"
+	else
+		: >"$f.o"
+		echo "labctl agent: the command text is not valid base64" >>"$f.e"
+	fi
+	printf '=%s=O=\n' "$nonce"
+	[ -s "$f.o" ] && base64 "$f.o"
+	printf '=%s=E=\n' "$nonce"
+	[ -s "$f.e" ] && base64 "$f.e"
+	printf '=%s=K=\n' "$nonce"
+	send_kmsg
+	printf '=%s=X=%s=%s\n' "$nonce" "$status" "$timed_out"
+	# Each step has its own files: a background process that still holds an
+	# old one can never write into a later step's output. Files with content
+	# go at once; empty ones are swept now and then to spare a fork per step.
+	if [ -s "$f.o" ] || [ -s "$f.e" ]; then
+		rm -f "$f.c" "$f.o" "$f.e"
+	else
+		cleanup_due=$((cleanup_due + 1))
+		if [ "$cleanup_due" -ge 64 ]; then
+			rm -f "$D"/*.[coe]
+			cleanup_due=0
+		fi
+	fi
+}
+
+while read -r verb nonce arg command; do
+	case $nonce in
+	'' | *[!0-9a-f]*)
+		echo "labctl agent: ignoring a request without a valid nonce: $verb $nonce" >&2
+		continue
+		;;
+	esac
+	case $verb in
+	RUN)
+		case $arg in '' | *[!0-9]*) arg=0 ;; esac
+		run_step "$nonce" "$arg" "$command"
+		;;
+	KMSG)
+		printf '=%s=K=\n' "$nonce"
+		send_kmsg
+		printf '=%s=X=0=-\n' "$nonce"
+		;;
+	PING) printf '=%s=X=0=-\n' "$nonce" ;;
+	HALT)
+		sync
+		printf '=%s=X=0=-\n' "$nonce"
+		# Closing the last descriptors of ttyS1 waits until the answer is sent.
+		exec </dev/null >/dev/null
+		poweroff -f
+		;;
+	*) echo "labctl agent: ignoring unknown request '$verb'" >&2 ;;
+	esac
+done

@@ -1,0 +1,87 @@
+#!/bin/sh
+# labctl guest /init (busybox sh, PID 1). A template: labctl replaces the line
+# holding only the modules placeholder with one `labctl_load NAME PATH PARAMS...`
+# line per module (cli/src/lab/init_script.cpp).
+#
+# ttyS0 is the kernel console; ttyS1 is the control channel to the host. Every
+# line this script writes to ttyS1 is framed as =<BOOTNONCE>=...; the boot nonce
+# comes from labctl.boot= on the kernel command line.
+#
+# PID 1 must never die (that is "Attempted to kill init"), so nothing here runs
+# a step: the agent (lib/labctl/agent.sh) runs in its own session and is
+# respawned forever.
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/
+umask 022
+set -f
+
+mkdir -p /proc /sys /dev /tmp /run
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/labctl /tmp/labctl
+# The kernel may have started us without /dev/console in the initrd.
+exec </dev/console >/dev/console 2>&1
+mdev -s
+
+BOOT=
+read -r cmdline </proc/cmdline
+for word in $cmdline; do
+	case $word in
+	labctl.boot=*) BOOT=${word#labctl.boot=} ;;
+	esac
+done
+[ -n "$BOOT" ] || echo "labctl init: no labctl.boot= on the kernel command line"
+
+# Raw, no echo: the host's bytes reach the agent untouched, nothing is echoed
+# back, and lines are not limited to the canonical 4095 bytes.
+stty -F /dev/ttyS1 raw -echo
+exec 9>/dev/ttyS1
+
+# Follow /dev/kmsg into a file so the agent can hand over every kernel record,
+# even those below the console loglevel. cat exits with EPIPE when the ring
+# buffer overran it; a restarted reader begins at the oldest record, so records
+# up to the last sequence number already saved are skipped.
+labctl_kmsg_follow() {
+	cat /dev/kmsg
+	while :; do
+		last=$(awk -F, '/^[0-9]/ { s = $2 } END { print s }' /run/labctl/kmsg)
+		cat /dev/kmsg | awk -F, -v last="${last:--1}" '
+			/^ / { if (keep) { print; fflush() } next }
+			{ keep = ($2 + 0 > last + 0); if (keep) { last = $2 + 0; print; fflush() } }'
+	done
+}
+: >/run/labctl/kmsg
+labctl_kmsg_follow >>/run/labctl/kmsg 2>/dev/null &
+
+# labctl_load NAME PATH [PARAM...]: insmod one module and report the result on
+# the control channel; the host decides what a failure means, so boot goes on.
+labctl_load() {
+	name=$1 path=$2
+	shift 2
+	if out=$(insmod "$path" "$@" 2>&1); then
+		printf '=%s=MOD=%s=OK\n' "$BOOT" "$name" >&9
+	else
+		status=$?
+		[ -n "$out" ] || out="insmod exited with status $status"
+		printf '=%s=MOD=%s=FAIL=%s\n' "$BOOT" "$name" \
+			"$(printf '%s' "$out" | base64 -w 0)" >&9
+	fi
+}
+
+@LABCTL_MODULES@
+
+mdev -s
+read -r release </proc/sys/kernel/osrelease
+printf '=%s=READY=%s\n' "$BOOT" "$release" >&9
+exec 9>&-
+
+cd /
+# The agent's own diagnostics go to the console, never into the framed channel.
+while :; do
+	setsid sh /lib/labctl/agent.sh </dev/ttyS1 >/dev/ttyS1 2>/dev/console
+	echo "labctl init: agent exited with status $?, restarting"
+	sleep 1
+done
