@@ -31,4 +31,20 @@ inline LabctlRun labctl(std::vector<std::string> args,
   return {r->status.code, r->out, r->err};
 }
 
+// How many qemu-system processes have `needle` in their command line.
+inline int qemu_processes_using(const std::string& needle) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    auto cmdline = read_file(entry.path() / "cmdline");
+    if (!cmdline || cmdline->substr(0, cmdline->find('\0')).find("qemu-system") == std::string::npos)
+      continue;
+    if (cmdline->find(needle) != std::string::npos)
+      ++count;
+  }
+  return count;
+}
+
 } // namespace labctl::e2e

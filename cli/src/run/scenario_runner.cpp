@@ -60,7 +60,7 @@ public:
     if (interrupted() && m_report.exit_code != to_int(ExitCode::interrupted))
       error(ExitCode::interrupted, "interrupted");
     if (m_report.verdict.empty())
-      m_report.verdict = m_report.failures.empty() ? "passed" : "failed";
+      m_report.verdict = m_failed || !m_report.failures.empty() ? "failed" : "passed";
     if (m_report.verdict == "failed")
       m_report.exit_code = to_int(ExitCode::failed);
     m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -260,10 +260,11 @@ private:
       }
       if (m_session->faults().size() > faults_before && !report.failures.empty())
         stop = true;
-      for (const auto& f : report.failures)
-        fail(fmt::format("{}: `{}`: {}", label, first_line(step.run), f));
+      // The report explains failed steps itself; they only decide the verdict here.
+      bool step_failed = !report.failures.empty();
+      m_failed = m_failed || step_failed;
       m_report.steps.push_back(std::move(report));
-      if (stop || !m_report.failures.empty())
+      if (stop || step_failed)
         break;
     }
   }
@@ -284,20 +285,15 @@ private:
     }
     if (!fault_text.empty())
       (void)write_file_atomic(m_options.artifacts / "faults.txt", fault_text);
-    for (auto& msg : judge_faults(m_scenario.expect, observed)) {
-      // Name the phase of each unexpected fault.
-      for (const auto& f : m_session->faults())
-        if (msg.find(f.fault.title) != std::string::npos) {
-          msg += fmt::format(" (during {})\n{}", f.phase, f.fault.report);
-          break;
-        }
+    // The report lists each fault with its phase and trace; these say why it fails.
+    for (auto& msg : judge_faults(m_scenario.expect, observed))
       fail(msg);
-    }
 
     const std::string& kernel_log = m_session->kernel_log();
     (void)write_file_atomic(m_options.artifacts / "kernel.log", kernel_log);
     // Expectations on the whole run only make sense when the guest got that far.
-    bool complete = m_report.steps.size() == m_scenario.steps.size() && m_report.verdict.empty();
+    bool complete = m_report.steps.size() == m_scenario.steps.size() && !m_failed &&
+                    m_report.verdict.empty();
     if (!complete)
       return;
     for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
@@ -329,6 +325,7 @@ private:
   ScenarioReport m_report;
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
+  bool m_failed = false;
 };
 
 } // namespace

@@ -1,0 +1,112 @@
+// `labctl run` end to end: these boot the real Debian kernel under QEMU.
+#include "e2e_support.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+namespace labctl::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Run : public ::testing::Test {
+protected:
+  TempDir artifacts{"labctl-e2e-art"};
+  std::vector<std::pair<std::string, std::string>> env() const { return {}; }
+  LabctlRun run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", "--artifacts", artifacts.path().string()});
+    return labctl(args);
+  }
+  void TearDown() override {
+    EXPECT_EQ(qemu_processes_using(artifacts.path().string()), 0)
+        << "a QEMU process outlived the run";
+  }
+};
+
+TEST_F(Run, ShippedScenariosPass) {
+  auto r = run({"-j", "2", "--keep-going", "scenarios/"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (auto name : {"debugcon", "debugcon-exclusive", "qemu_exercise", "smoke"}) {
+    EXPECT_NE(r.out.find(std::string("PASS  ") + name), std::string::npos) << name << "\n" << r.out;
+    EXPECT_TRUE(fs::exists(artifacts.path() / name / "console.log")) << name;
+    EXPECT_TRUE(fs::exists(artifacts.path() / name / "result.json")) << name;
+    EXPECT_TRUE(fs::exists(artifacts.path() / name / "qemu.cmdline")) << name;
+    EXPECT_TRUE(fs::exists(artifacts.path() / name / "initrd.txt")) << name;
+  }
+  auto debugcon = read_file(artifacts.path() / "debugcon" / "debugcon.txt");
+  ASSERT_TRUE(debugcon.ok());
+  EXPECT_EQ(*debugcon, "hello from Linux\n");
+  EXPECT_NE(r.out.find("4 passed, 0 failed"), std::string::npos) << r.out;
+}
+
+TEST_F(Run, HangingStepFailsAtItsTimeout) {
+  auto r = run({"tests/scenarios/hang.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("timed out after 3s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("before"), std::string::npos) << "the partial output is shown\n" << r.out;
+}
+
+TEST_F(Run, OopsInAStepIsReportedAgainstThatStep) {
+  auto r = run({"tests/scenarios/oops-in-step.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("BUG: kernel NULL pointer dereference"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Oops: 0002"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("during `step 2 (oops-in-step.json:6)`"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("labctl_fault_write"), std::string::npos) << r.out;
+  auto faults = read_file(artifacts.path() / "oops-in-step" / "faults.txt");
+  ASSERT_TRUE(faults.ok());
+  EXPECT_NE(faults->find("---[ end trace"), std::string::npos);
+}
+
+TEST_F(Run, DebugconMismatchShowsADiff) {
+  auto r = run({"tests/scenarios/debugcon-mismatch.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("-line two"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("+line TWO"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("first difference at byte 14"), std::string::npos) << r.out;
+}
+
+TEST_F(Run, InvalidScenarioIsRejectedBeforeBooting) {
+  auto r = run({"tests/scenarios/invalid.json"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("invalid.json:4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'exti'"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(artifacts.path())) << "something booted";
+}
+
+TEST_F(Run, MissingKernelIsEnvironmentError) {
+  TempDir dir("labctl-e2e-prof");
+  auto profile = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel": {"image": "/nonexistent/vmlinuz", "build": "/nonexistent"}})").ok());
+  auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
+                   "scenarios/debugcon.json"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/vmlinuz"), std::string::npos) << r.err;
+}
+
+TEST_F(Run, SigintMidBootLeavesNoQemu) {
+  auto child = spawn({.argv = {LABCTL_BINARY, "run", "--artifacts", artifacts.path().string(),
+                               "scenarios/debugcon.json"},
+                      .cwd = source_dir(),
+                      .out = Stream::pipe,
+                      .err = Stream::pipe});
+  ASSERT_TRUE(child.ok());
+  // Wait until QEMU is up (its console log exists and has bytes), then interrupt.
+  auto console = artifacts.path() / "debugcon" / "console.log";
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!fs::exists(console) || fs::file_size(console) == 0))
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(fs::exists(console)) << "QEMU never started";
+  EXPECT_GT(qemu_processes_using(artifacts.path().string()), 0);
+  (*child)->signal(SIGINT);
+  auto status = (*child)->wait_for(60s);
+  ASSERT_TRUE(status.has_value()) << "labctl did not exit after SIGINT";
+  EXPECT_EQ(status->code, 130);
+}
+
+} // namespace
+} // namespace labctl::e2e
