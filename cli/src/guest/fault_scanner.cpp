@@ -161,7 +161,16 @@ std::string_view strip_console_prefix(std::string_view line) {
     bracket(true);
     if (starts_with(line, " "))
       line.remove_prefix(1);
+    return line;
   }
+  // The kernel writes to the serial port directly, so its record can start in the middle
+  // of a line that user space was printing ("labctl-te[    3.33] BUG: ...").
+  static const RE2 timestamp(R"(\[ *\d+\.\d+\](?:\[ *[CT]\d+\])? ?)");
+  re2::StringPiece whole(line.data(), line.size());
+  re2::StringPiece match;
+  if (line.find("] ") != std::string_view::npos &&
+      timestamp.Match(whole, 0, whole.size(), RE2::UNANCHORED, &match, 1))
+    line.remove_prefix(static_cast<size_t>(match.data() - line.data()) + match.size());
   return line;
 }
 

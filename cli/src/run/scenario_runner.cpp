@@ -1,12 +1,9 @@
 #include "run/scenario_runner.h"
 
-#include "lab/data_dir.h"
 #include "lab/debugcon_diff.h"
-#include "lab/guest_image.h"
+#include "run/guest_boot.h"
 #include "lab/guest_session.h"
 #include "lab/judge.h"
-#include "lab/module_build.h"
-#include "lab/qemu_command.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
@@ -83,67 +80,23 @@ private:
   }
 
   void execute() {
-    std::error_code ec;
-    fs::create_directories(m_options.artifacts, ec);
-    if (ec)
-      throw FatalError(environment_error(fmt::format("cannot create artifacts directory {}: {}",
-                                                     m_options.artifacts.string(), ec.message())));
-
-    progress("building modules");
-    std::vector<GuestModuleFile> modules;
-    for (const auto& module : m_scenario.modules) {
-      auto built = build_module({module.dir, m_lab.kernel, m_lab.cache, {}});
-      if (!built) {
-        if (built.error().code == ExitCode::failed)
-          fail(built.error().message);
-        else
-          error(built.error().code, built.error().message);
-        return;
-      }
-      for (const auto& ko : built->ko_files)
-        modules.push_back({ko.stem().string(), ko, module.params});
+    GuestRequest request;
+    request.modules = m_scenario.modules;
+    request.files = m_scenario.files;
+    request.artifacts = m_options.artifacts;
+    auto guest = prepare_guest(m_lab, request, m_options.progress);
+    if (!guest) {
+      if (guest.error().code != ExitCode::failed)
+        throw FatalError(guest.error());
+      fail(guest.error().message);
+      return;
     }
-
-    progress("packing initrd");
-    GuestImageSpec spec;
-    spec.busybox = m_lab.profile.busybox;
-    spec.applets = m_lab.busybox_applets;
-    spec.initrd_dir = initrd_dir();
-    spec.modules = modules;
-    spec.files = m_scenario.files;
-    spec.compression = m_lab.profile.initrd_compression;
-    auto image = build_guest_image(spec, m_lab.cache);
-    if (!image)
-      throw FatalError(image.error());
-    std::string listing;
-    for (const auto& line : image->listing)
-      listing += line + "\n";
-    (void)write_file_atomic(m_options.artifacts / "initrd.txt", listing);
-
-    boot_and_drive(image->path);
+    boot_and_drive(guest->config);
     judge_after_exit();
   }
 
-  void boot_and_drive(const fs::path& initrd) {
+  void boot_and_drive(const GuestSession::Config& config) {
     progress("booting");
-    GuestSession::Config config;
-    config.boot_nonce = make_nonce();
-    QemuLaunch& l = config.launch;
-    l.qemu = m_lab.profile.qemu;
-    l.kernel = m_lab.boot_image;
-    l.initrd = initrd;
-    l.append = kernel_cmdline(m_lab.profile, config.boot_nonce);
-    l.accel = m_lab.accel.accel;
-    l.machine = m_lab.profile.machine;
-    l.memory = m_lab.profile.memory;
-    l.cpus = m_lab.profile.cpus;
-    l.cpu = m_lab.profile.cpu;
-    l.debugcon_file = m_options.artifacts / "debugcon.txt";
-    l.extra = m_lab.profile.qemu_args;
-    config.console_log = m_options.artifacts / "console.log";
-    std::error_code ec;
-    fs::remove(l.debugcon_file, ec);
-
     auto session = GuestSession::start(config);
     if (!session)
       throw FatalError(session.error());
@@ -306,8 +259,8 @@ private:
                                   (m_options.artifacts / "debugcon.txt").string());
       if (!cmp.equal) {
         m_report.debugcon_diff = cmp.diff;
-        fail(fmt::format("debugcon output differs from {} (first difference at byte {}):\n{}",
-                         m_scenario.expect.debugcon->label, cmp.first_difference, cmp.diff));
+        fail(fmt::format("debugcon output differs from {} (first difference at byte {})",
+                         m_scenario.expect.debugcon->label, cmp.first_difference));
       }
     }
   }

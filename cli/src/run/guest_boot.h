@@ -1,0 +1,37 @@
+#pragma once
+
+#include "lab/guest_image.h"
+#include "lab/guest_session.h"
+#include "lab/scenario.h"
+#include "run/lab_setup.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace labctl {
+
+// What a guest should contain and how QEMU should run it.
+struct GuestRequest {
+  std::vector<ScenarioModule> modules;
+  std::map<std::string, std::filesystem::path> files;
+  std::filesystem::path artifacts; // console.log, debugcon.txt, qemu.cmdline, initrd.txt
+  int gdb_port = 0;                // 0: no GDB stub
+  bool gdb_wait = false;
+  std::string trace;               // QEMU trace event pattern; empty: none
+};
+
+// A guest ready to start: the session configuration and the modules it will load.
+struct PreparedGuest {
+  GuestSession::Config config;
+  std::vector<GuestModuleFile> modules;
+};
+
+// Build the modules (cached), pack the initrd (cached), write initrd.txt and fill in the
+// QEMU launch. A module that does not compile is a `failed` Error with the compiler output.
+Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
+                                    const std::function<void(const std::string&)>& progress);
+
+} // namespace labctl
