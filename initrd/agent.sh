@@ -21,8 +21,10 @@
 # file descriptor kept open on the file /init's follower appends to.
 
 cd /
-D=/tmp/labctl
-K=/run/labctl
+# Step files and /init's runtime files; the unit tests point these elsewhere to run
+# this script on the host.
+D=${LABCTL_AGENT_TMP:-/tmp/labctl}
+K=${LABCTL_AGENT_RUN:-/run/labctl}
 mkdir -p "$D"
 [ -p "$K/done" ] || mkfifo "$K/done"
 # A step's wrapper writes "<nonce> <status>" here; read -t on it is the timeout.
@@ -81,6 +83,17 @@ decode_small() {
 # decode_command BASE64 FILE ERRFILE: the command text into FILE; false (with
 # base64's message in ERRFILE) when it is not valid base64.
 decode_command() {
+	# busybox base64 -d skips characters it does not know, so check first.
+	case $1 in
+	*[!A-Za-z0-9+/=]*)
+		echo "labctl agent: the command text is not valid base64" >"$3"
+		return 1
+		;;
+	esac
+	if [ $((${#1} % 4)) != 0 ]; then
+		echo "labctl agent: the command text is not valid base64" >"$3"
+		return 1
+	fi
 	if [ "${#1}" -le 256 ] && decode_small "$1" "$2"; then
 		: >"$3"
 		return 0
@@ -104,16 +117,12 @@ wait_step() {
 	done
 }
 
-# kill_step WRAPPER_PID: SIGKILL the step's process group (the wrapper's only
-# child, a session leader thanks to setsid); false when it had already ended.
+# kill_step PIDFILE: SIGKILL the step's process group (its sh is a session
+# leader thanks to setsid); false when it had already ended.
 kill_step() {
-	children=
-	read -r children 2>/dev/null </proc/$1/task/$1/children
-	[ -n "$children" ] || return 1
-	for pid in $children; do
-		kill -KILL -"$pid" 2>/dev/null
-	done
-	return 0
+	pid=
+	read -r pid 2>/dev/null <"$1"
+	[ -n "$pid" ] && kill -KILL -"$pid" 2>/dev/null
 }
 
 run_step() {
@@ -126,12 +135,13 @@ run_step() {
 		# ("Killed") on its own stderr, which is then the step's stderr file.
 		(
 			setsid sh "$f.c" </dev/null >"$f.o" 2>"$f.e" 3<&- 4<&- &
+			echo $! >"$f.p"
 			wait $!
 			echo "$nonce $?" >&4
 		) &
 		wrapper=$!
 		if ! wait_step "$nonce" "$timeout"; then
-			kill_step "$wrapper" && timed_out=T
+			kill_step "$f.p" && timed_out=T
 			# A process stuck in the kernel may not die: then the status is "-".
 			wait_step "$nonce" 5 || { status=- wrapper=; }
 		fi
@@ -141,7 +151,6 @@ run_step() {
 		[ -z "$wrapper" ] || wait "$wrapper"
 	else
 		: >"$f.o"
-		echo "labctl agent: the command text is not valid base64" >>"$f.e"
 	fi
 	printf '=%s=O=\n' "$nonce"
 	[ -s "$f.o" ] && base64 "$f.o"
@@ -154,11 +163,11 @@ run_step() {
 	# old one can never write into a later step's output. Files with content
 	# go at once; empty ones are swept now and then to spare a fork per step.
 	if [ -s "$f.o" ] || [ -s "$f.e" ]; then
-		rm -f "$f.c" "$f.o" "$f.e"
+		rm -f "$f.c" "$f.o" "$f.e" "$f.p"
 	else
 		cleanup_due=$((cleanup_due + 1))
 		if [ "$cleanup_due" -ge 64 ]; then
-			rm -f "$D"/*.[coe]
+			rm -f "$D"/*.[coep]
 			cleanup_due=0
 		fi
 	fi

@@ -3,6 +3,8 @@
 #include "util/fs.h"
 #include "util/process.h"
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include <string>

@@ -6,6 +6,8 @@
 namespace labctl {
 
 namespace {
+// How long a guest may stay silent past a request's deadline while an answer is underway.
+constexpr auto k_silence = std::chrono::seconds(5);
 // The kernel log kept in memory is bounded; beyond it only the artifacts file grows.
 constexpr size_t k_max_kernel_log = 32 * 1024 * 1024;
 } // namespace
@@ -30,13 +32,16 @@ Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
   std::unique_ptr<GuestSession> s(new GuestSession());
   s->m_boot_nonce = config.boot_nonce;
   s->m_boot = std::make_unique<BootDecoder>(config.boot_nonce);
+  s->m_started = Clock::now();
   auto vm = QemuVm::start(std::move(config.launch), config.console_log);
   if (!vm)
     return vm.error();
   s->m_vm = std::move(*vm);
+  s->mark("qemu_started");
   GuestSession* self = s.get();
   s->m_vm->on_console_line = [self](std::string_view line) { self->console_line(line); };
   s->m_vm->on_control_bytes = [self](std::string_view bytes) {
+    self->m_last_control_bytes = Clock::now();
     if (self->m_response)
       self->m_response->feed(bytes);
     else
@@ -59,7 +64,20 @@ void GuestSession::collect(FaultScanner& scanner, bool from_kmsg) {
   }
 }
 
+void GuestSession::mark(const std::string& milestone) {
+  m_timeline.emplace_back(milestone,
+                          std::chrono::duration<double>(Clock::now() - m_started).count());
+}
+
 void GuestSession::console_line(std::string_view line) {
+  if (!m_seen_console) {
+    m_seen_console = true;
+    mark("first_console_line");
+  }
+  if (!m_seen_init && line.find("Run /init as init process") != std::string_view::npos) {
+    m_seen_init = true;
+    mark("init_started");
+  }
   m_console_faults.feed_line(line);
   collect(m_console_faults, false);
 }
@@ -100,13 +118,16 @@ GuestSession::Outcome GuestSession::wait(const std::function<bool()>& done,
 GuestSession::Boot GuestSession::wait_ready(Clock::time_point deadline) {
   Boot boot;
   boot.outcome = wait([this] { return m_boot->ready(); }, deadline);
+  if (boot.outcome == Outcome::ok)
+    mark("ready");
   boot.modules = m_boot->modules();
   boot.kernel_release = m_boot->kernel_release();
   return boot;
 }
 
 GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seconds,
-                                         std::string_view command, Clock::time_point deadline) {
+                                         std::string_view command, Clock::time_point deadline,
+                                         Clock::time_point hard_deadline) {
   Step step;
   auto started = Clock::now();
   std::string nonce = make_nonce();
@@ -117,8 +138,16 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
     m_response.reset();
     return step;
   }
-  step.outcome =
-      wait([this] { return m_response->done() || m_response->failed(); }, deadline);
+  // The deadline is for a silent guest: while answer bytes keep arriving (a large output
+  // on its way), waiting goes on, up to `hard_deadline`.
+  for (;;) {
+    step.outcome =
+        wait([this] { return m_response->done() || m_response->failed(); }, deadline);
+    if (step.outcome != Outcome::timeout || Clock::now() >= hard_deadline ||
+        Clock::now() - m_last_control_bytes > k_silence)
+      break;
+    deadline = std::min(hard_deadline, m_last_control_bytes + k_silence);
+  }
   if (m_response->failed()) {
     step.outcome = Outcome::protocol_error;
     step.error = m_response->error();
@@ -132,24 +161,26 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
 }
 
 GuestSession::Step GuestSession::run(const std::string& command, int timeout_seconds,
-                                     Clock::time_point deadline) {
-  return request("RUN", timeout_seconds, command, deadline);
+                                     Clock::time_point deadline, Clock::time_point hard_deadline) {
+  return request("RUN", timeout_seconds, command, deadline, hard_deadline);
 }
 
 void GuestSession::finish(Clock::time_point deadline) {
   if (m_halted)
     return;
   m_halted = true;
-  auto kmsg = request("KMSG", 0, {}, deadline);
+  auto kmsg = request("KMSG", 0, {}, deadline, deadline);
   if (kmsg.outcome != Outcome::ok)
     return;
-  auto halt = request("HALT", 0, {}, deadline);
+  auto halt = request("HALT", 0, {}, deadline, deadline);
   if (halt.outcome == Outcome::ok)
     m_vm->pump(nullptr, std::min(deadline, Clock::now() + std::chrono::seconds(10)));
 }
 
 ExitStatus GuestSession::shutdown() {
   ExitStatus status = m_vm->shutdown();
+  if (m_timeline.empty() || m_timeline.back().first != "qemu_exited")
+    mark("qemu_exited");
   m_console_faults.flush();
   collect(m_console_faults, false);
   m_kmsg_faults.flush();

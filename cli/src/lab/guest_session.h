@@ -51,7 +51,10 @@ public:
   static Result<std::unique_ptr<GuestSession>> start(Config config);
 
   Boot wait_ready(Clock::time_point deadline);
-  Step run(const std::string& command, int timeout_seconds, Clock::time_point deadline);
+  // Run one command. `deadline` is when a silent guest counts as hung; while answer bytes
+  // keep arriving, waiting goes on until `hard_deadline`.
+  Step run(const std::string& command, int timeout_seconds, Clock::time_point deadline,
+           Clock::time_point hard_deadline);
   // Read the kernel log records not yet seen (after the last step) and power off.
   void finish(Clock::time_point deadline);
   ExitStatus shutdown();
@@ -63,11 +66,16 @@ public:
   const std::string& kernel_log() const { return m_kernel_log; }
   QemuVm& vm() { return *m_vm; }
 
+  // Seconds since labctl started QEMU at which each milestone was reached, in order:
+  // qemu_started, first_console_line, init_started, ready, (the caller's marks), qemu_exited.
+  const std::vector<std::pair<std::string, double>>& timeline() const { return m_timeline; }
+  void mark(const std::string& milestone);
+
 private:
   GuestSession() = default;
   Outcome wait(const std::function<bool()>& done, Clock::time_point deadline);
   Step request(std::string_view verb, int timeout_seconds, std::string_view command,
-               Clock::time_point deadline);
+               Clock::time_point deadline, Clock::time_point hard_deadline);
   void console_line(std::string_view line);
   void kmsg_records(const std::vector<std::string>& records);
   void collect(FaultScanner& scanner, bool from_kmsg);
@@ -84,6 +92,11 @@ private:
   std::string m_phase = "boot";
   std::string m_kernel_log;
   bool m_halted = false;
+  Clock::time_point m_started;
+  Clock::time_point m_last_control_bytes;
+  std::vector<std::pair<std::string, double>> m_timeline;
+  bool m_seen_console = false;
+  bool m_seen_init = false;
 };
 
 } // namespace labctl

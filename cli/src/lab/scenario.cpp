@@ -13,6 +13,8 @@ namespace labctl {
 
 namespace {
 
+constexpr int k_max_timeout = 24 * 3600; // seconds; longer is surely a typo
+
 fs::path relative_to_file(const fs::path& scenario_file, const std::string& p) {
   fs::path path(p);
   return path.is_absolute() ? path : scenario_file.parent_path() / path;
@@ -53,8 +55,8 @@ int positive_seconds(JsonObjectReader& r, const std::string& key, int fallback) 
   auto v = r.integer(key);
   if (!v)
     return fallback;
-  if (*v < 1 || *v > 24 * 3600)
-    r.fail(key, fmt::format("{} is not a number of seconds between 1 and 86400", *v));
+  if (*v < 1 || *v > k_max_timeout)
+    r.fail(key, fmt::format("{} is not a number of seconds between 1 and {}", *v, k_max_timeout));
   return static_cast<int>(*v);
 }
 

@@ -315,7 +315,7 @@ Compression detect_compression(std::string_view data) {
     return Compression::gzip;
   if (starts("\x28\xb5\x2f\xfd"))
     return Compression::zstd;
-  // The legacy .lzma header: properties byte 0x5d and a 64 KiB..: dictionary; weak, so last.
+  // The legacy .lzma header starts with the usual properties byte 0x5d: a weak magic, so last.
   if (starts({"\x5d\x00\x00", 3}))
     return Compression::lzma;
   return Compression::none;
@@ -454,6 +454,9 @@ fs::path bootable_kernel(const fs::path& image, const fs::path& cache_dir, std::
   ContentHash hash;
   hash.add(k_cache_format).add(*data);
   fs::path cached = cache_dir / "vmlinux" / (hash.hex() + ".elf");
+  // Why extraction failed, so an image without a PVH kernel in it (a self-built kernel
+  // without CONFIG_PVH) does not cost a 64 MiB decompression on every run.
+  fs::path failed = cache_dir / "vmlinux" / (hash.hex() + ".failed");
 
   std::error_code ec;
   if (fs::exists(cached, ec)) {
@@ -463,11 +466,21 @@ fs::path bootable_kernel(const fs::path& image, const fs::path& cache_dir, std::
     } else {
       spdlog::debug("{}; extracting again", ok.error().message);
     }
+  } else if (fs::exists(failed, ec)) {
+    if (auto reason = read_file(failed); reason && !reason->empty())
+      return fall_back(
+          fmt::format("cannot extract a PVH kernel from {}: {}", image.string(), *reason));
   }
   auto elf = extract_vmlinux(*data);
-  if (!elf)
+  if (!elf) {
+    // Only a verdict on the image itself is remembered, not a passing host problem.
+    if (elf.error().code == ExitCode::bad_input) {
+      if (auto written = write_file_atomic(failed, elf.error().message); !written)
+        spdlog::debug("cannot remember the failure: {}", written.error().message);
+    }
     return fall_back(fmt::format("cannot extract a PVH kernel from {}: {}", image.string(),
                                  elf.error().message));
+  }
   if (auto written = write_file_atomic(cached, *elf); !written)
     return fall_back(fmt::format("cannot cache the extracted kernel: {}", written.error().message));
   spdlog::debug("kernel {}: extracted {} MiB PVH ELF to {}", image.string(), elf->size() >> 20,

@@ -265,6 +265,10 @@ Json to_json(const ScenarioReport& r) {
                       {"title", json_text(f.title)},
                       {"report", json_text(f.report)},
                       {"step", json_text(f.step)}});
+  // An array of [milestone, seconds] pairs keeps the milestones in the order they happened.
+  Json timeline = Json::array();
+  for (const auto& [milestone, seconds] : r.timeline)
+    timeline.push_back(Json::array({milestone, seconds}));
   return {{"name", json_text(r.name)},
           {"file", json_text(r.file.string())},
           {"verdict", r.verdict},
@@ -277,7 +281,8 @@ Json to_json(const ScenarioReport& r) {
           {"failures", text_array(r.failures)},
           {"steps", std::move(steps)},
           {"faults", std::move(faults)},
-          {"debugcon_diff", json_text(r.debugcon_diff)}};
+          {"debugcon_diff", json_text(r.debugcon_diff)},
+          {"timeline", timeline}};
 }
 
 Json to_json(const std::vector<ScenarioReport>& reports) {
@@ -322,6 +327,9 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
       r.artifacts = j.at("artifacts").get<std::string>();
       r.failures = j.at("failures").get<std::vector<std::string>>();
       r.debugcon_diff = j.at("debugcon_diff").get<std::string>();
+      if (j.contains("timeline"))
+        for (const auto& pair : j.at("timeline"))
+          r.timeline.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
       for (const auto& s : j.at("steps")) {
         StepReport step;
         step.command = s.at("command").get<std::string>();

@@ -49,6 +49,9 @@ struct ScenarioReport {
   std::string accel;
   std::string accel_reason;
   std::string kernel;
+  // Seconds from QEMU's start to each milestone (qemu_started, first_console_line,
+  // init_started, ready, steps_done, qemu_exited), in order; empty when nothing booted.
+  std::vector<std::pair<std::string, double>> timeline;
 
   bool operator==(const ScenarioReport&) const = default;
 };

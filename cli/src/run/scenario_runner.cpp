@@ -21,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 
 // Host-side allowance on top of a step's own timeout: moving its output over the serial
 // line and a slow emulated guest.
-constexpr auto k_step_grace = std::chrono::seconds(20);
+constexpr auto k_step_grace = std::chrono::seconds(10);
 
 std::string join_lines(const std::deque<std::string>& lines, size_t last) {
   std::string out;
@@ -124,9 +124,11 @@ private:
     }
     if (modules_ok)
       run_steps();
+    m_session->mark("steps_done");
     progress("shutting down");
     m_session->set_phase("shutdown");
-    if (!interrupted() && m_session->vm().exit_status() == std::nullopt)
+    // An unresponsive guest gets no further requests: teardown starts at once.
+    if (!interrupted() && m_guest_responsive && m_session->vm().exit_status() == std::nullopt)
       m_session->finish(std::min(m_deadline + std::chrono::seconds(30),
                                  Clock::now() + std::chrono::seconds(30)));
   }
@@ -171,7 +173,7 @@ private:
       size_t faults_before = m_session->faults().size();
       auto deadline = std::min(m_deadline, Clock::now() + std::chrono::seconds(step.timeout) +
                                                k_step_grace);
-      auto result = m_session->run(step.run, step.timeout, deadline);
+      auto result = m_session->run(step.run, step.timeout, deadline, m_deadline);
 
       StepReport report;
       report.command = step.run;
@@ -184,6 +186,7 @@ private:
 
       using O = GuestSession::Outcome;
       bool stop = false;
+      m_guest_responsive = result.outcome == O::ok;
       if (result.outcome == O::ok) {
         StepRun run{result.output.exit_code, result.output.out, result.output.err,
                     result.output.guest_timed_out, result.seconds};
@@ -226,6 +229,7 @@ private:
     if (!m_session)
       return;
     m_session->shutdown();
+    m_report.timeline = m_session->timeline();
     progress("judging");
 
     // Faults, attributed to the phase they happened in.
@@ -250,7 +254,7 @@ private:
     if (!complete)
       return;
     for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
-      fail("kernel log: " + msg);
+      fail(msg);
     if (m_scenario.expect.debugcon) {
       auto actual = read_file(m_options.artifacts / "debugcon.txt");
       std::string got = actual ? *actual : "";
@@ -279,6 +283,7 @@ private:
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
   bool m_failed = false;
+  bool m_guest_responsive = true;
 };
 
 } // namespace

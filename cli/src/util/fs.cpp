@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace labctl {
@@ -36,10 +37,12 @@ Result<std::string> read_file(const fs::path& path) {
 Status write_file_atomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  std::string tmp = fmt::format("{}.tmp.{}", path.string(), ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A unique temporary name: threads and processes may write the same path at once.
+  std::string tmp = path.string() + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0)
     return Error{ExitCode::environment, fmt::format("{}: {}", tmp, std::strerror(errno))};
+  ::fchmod(fd, 0644);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -49,7 +52,7 @@ Status write_file_atomic(const fs::path& path, std::string_view data) {
       int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      return Error{ExitCode::environment, fmt::format("{}: {}", tmp, std::strerror(err))};
+      return Error{ExitCode::environment, fmt::format("{}: {}", path.string(), std::strerror(err))};
     }
     done += static_cast<size_t>(n);
   }

@@ -56,7 +56,8 @@ std::vector<std::string> as_kmsg(const std::vector<std::string>& console) {
     size_t close = line.find("] ");
     if (line.rfind("[", 0) != 0 || close == std::string::npos)
       continue;
-    records.push_back(fmt::format("4,{},{},-;{}", seq++, seq * 1000, line.substr(close + 2)));
+    ++seq;
+    records.push_back(fmt::format("4,{},{},-;{}", seq, seq * 1000, line.substr(close + 2)));
     if (seq % 7 == 0)
       records.push_back(" SUBSYSTEM=platform"); // a dictionary line: no message
   }
@@ -173,6 +174,24 @@ TEST(FaultScannerRecorded, FaultsComeOutWhenTheReportEnds) {
     }
   }
   EXPECT_TRUE(seen);
+}
+
+TEST(FaultScannerRecorded, KmsgRecordsFromTheAgent) {
+  // The K sections of real answers to steps that wrote oops, warn and bug to
+  // /dev/labctl_fault (tests/data/guest/README.md).
+  auto oops = scan(console_log("../guest/oops.kmsg"));
+  ASSERT_EQ(oops.size(), 1u);
+  EXPECT_EQ(oops[0].kind, "oops");
+  EXPECT_EQ(oops[0].title, "BUG: kernel NULL pointer dereference, address: 0000000000000000");
+  EXPECT_EQ(last_line(oops[0].report), "---[ end trace 0000000000000000 ]---");
+  auto warning = scan(console_log("../guest/warning.kmsg"));
+  ASSERT_EQ(warning.size(), 1u);
+  EXPECT_EQ(warning[0].kind, "warning");
+  EXPECT_EQ(first_line(warning[0].report), "------------[ cut here ]------------");
+  auto bug = scan(console_log("../guest/bug.kmsg"));
+  ASSERT_EQ(bug.size(), 1u);
+  EXPECT_EQ(bug[0].kind, "bug");
+  EXPECT_EQ(bug[0].title, "kernel BUG at /tmp/h3/kmod/labctl_fault/labctl_fault.c:88!");
 }
 
 // Synthesized from the recorded logs.

@@ -334,7 +334,14 @@ TEST(VmlinuxExtractor, BootableKernelFallsBackToTheImageWithAReason) {
   std::string why;
   EXPECT_EQ(bootable_kernel(corrupt, dir.path() / "cache", &why), corrupt);
   EXPECT_THAT(why, HasSubstr("no HdrS magic"));
-  EXPECT_FALSE(fs::exists(dir.path() / "cache" / "vmlinux"));
+  // The verdict is remembered next to where the ELF would go, and given again.
+  auto remembered = std::count_if(
+      fs::directory_iterator(dir.path() / "cache" / "vmlinux"), fs::directory_iterator(),
+      [](const fs::directory_entry& e) { return e.path().extension() == ".failed"; });
+  EXPECT_EQ(remembered, 1);
+  std::string again;
+  EXPECT_EQ(bootable_kernel(corrupt, dir.path() / "cache", &again), corrupt);
+  EXPECT_EQ(again, why);
 
   fs::path missing = dir.path() / "vmlinuz-missing";
   why.clear();

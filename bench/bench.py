@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""labctl benchmarks, measured in one run on the same kernel (medians, ratios).
+
+  boot     (a) the article's way: qemu -kernel /boot/vmlinuz-* -initrd <busybox initrd whose
+               /init powers off>, vs (b) labctl booting bench/one-step.json, warm cache.
+               Target: median(b) / median(a) <= 0.6 under TCG.
+  steps    median round trip of a `true` step, 100 in a row. Target <= 30 ms under TCG.
+  parallel 4 scenarios with -j 1 vs -j 2. Target: throughput(-j 2) >= 1.7 x throughput(-j 1).
+
+Usage: bench/bench.py [--runs N] [boot] [steps] [parallel]   (build/cli/labctl must exist)
+"""
+import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LABCTL = os.path.join(ROOT, "build", "cli", "labctl")
+
+
+def newest_kernel():
+    out = subprocess.run([LABCTL, "doctor"], capture_output=True, text=True).stdout
+    m = re.search(r"kernel\s+(\S+)", out)
+    if not m:
+        sys.exit("bench: labctl doctor found no kernel:\n" + out)
+    return m.group(1)
+
+
+def article_initrd(tmp):
+    """A busybox initrd whose /init powers off at once, packed the article's way (cpio)."""
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+    with open(os.path.join(root, "init"), "w") as f:
+        f.write("#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc 2>/dev/null\n"
+                "echo INIT-REACHED\n/bin/busybox poweroff -f\n")
+    os.chmod(os.path.join(root, "init"), 0o755)
+    os.makedirs(os.path.join(root, "proc"))
+    out = os.path.join(tmp, "article.cpio.gz")
+    subprocess.run(f"cd {root} && find . | cpio -o -H newc --quiet | gzip -9 > {out}",
+                   shell=True, check=True)
+    return out
+
+
+def run_article(kernel, initrd):
+    argv = ["qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none", "-accel", "tcg",
+            "-m", "256M", "-kernel", kernel, "-initrd", initrd,
+            "-append", "console=ttyS0 panic=-1", "-serial", "stdio"]
+    start = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = init = None
+    for line in p.stdout:
+        now = time.monotonic() - start
+        if first is None and line.strip():
+            first = now
+        if init is None and b"INIT-REACHED" in line:
+            init = now
+    p.wait()
+    return {"wall": time.monotonic() - start, "first_console_line": first, "ready": init}
+
+
+def run_labctl(scenario, art, extra=()):
+    start = time.monotonic()
+    r = subprocess.run([LABCTL, "-q", "run", "--artifacts", art, "--json", art + "/r.json",
+                        *extra, *scenario], capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if r.returncode != 0:
+        sys.exit(f"bench: labctl failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    with open(art + "/r.json") as f:
+        return wall, json.load(f)["scenarios"]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def bench_boot(runs, tmp):
+    kernel = newest_kernel()
+    initrd = article_initrd(tmp)
+    run_labctl([os.path.join(ROOT, "bench/one-step.json")], tmp + "/warm")  # warm the caches
+    a, b = [], []
+    for i in range(runs):  # interleaved, so both see the same machine load
+        a.append(run_article(kernel, initrd))
+        wall, sc = run_labctl([os.path.join(ROOT, "bench/one-step.json")], f"{tmp}/b{i}")
+        t = dict(sc[0]["timeline"])
+        t["wall"] = wall
+        b.append(t)
+    ma, mb = med([x["wall"] for x in a]), med([x["wall"] for x in b])
+    print(f"boot ({runs} runs each, kernel {kernel}, TCG)")
+    print(f"  (a) article: bzImage + cpio initrd, poweroff at init: median {ma:.2f} s"
+          f"  [first kernel line {med([x['first_console_line'] for x in a]):.2f} s,"
+          f" init {med([x['ready'] for x in a]):.2f} s]")
+    keys = ["qemu_started", "first_console_line", "init_started", "ready", "steps_done", "qemu_exited"]
+    where = ", ".join(f"{k} {med([x.get(k) for x in b]):.2f}" for k in keys)
+    print(f"  (b) labctl one-step scenario, warm cache: median {mb:.2f} s  [{where}]")
+    print(f"  ratio (b)/(a) = {mb / ma:.2f}  (target <= 0.60)")
+    return mb / ma
+
+
+def bench_steps(runs, tmp):
+    medians = []
+    for i in range(runs):
+        _, sc = run_labctl([os.path.join(ROOT, "bench/hundred-steps.json")], f"{tmp}/s{i}")
+        medians.append(statistics.median(s["seconds"] for s in sc[0]["steps"]))
+    m = statistics.median(medians) * 1000
+    print(f"steps: median round trip of `true` over 100 steps: {m:.1f} ms"
+          f" (per-run medians {', '.join(f'{x*1000:.1f}' for x in medians)}; target <= 30 ms)")
+    return m
+
+
+def bench_parallel(runs, tmp):
+    four = [os.path.join(ROOT, "bench/one-step.json")] * 4
+    j1, j2 = [], []
+    for i in range(runs):
+        j1.append(run_labctl(four, f"{tmp}/j1-{i}", ["-j", "1"])[0])
+        j2.append(run_labctl(four, f"{tmp}/j2-{i}", ["-j", "2"])[0])
+    speedup = med(j1) / med(j2)
+    print(f"parallel: 4 scenarios, -j 1 median {med(j1):.2f} s, -j 2 median {med(j2):.2f} s:"
+          f" throughput x{speedup:.2f} (target >= 1.7)")
+    return speedup
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("which", nargs="*", default=["boot", "steps", "parallel"])
+    args = ap.parse_args()
+    if not os.access(LABCTL, os.X_OK):
+        sys.exit(f"bench: build labctl first ({LABCTL} missing): scripts/build.sh")
+    with tempfile.TemporaryDirectory(prefix="labctl-bench.") as tmp:
+        for which in args.which:
+            {"boot": bench_boot, "steps": bench_steps, "parallel": bench_parallel}[which](args.runs, tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+// The host side against a fake QEMU (tests/fake_qemu/fake-qemu) that replays recorded
+// consoles of the real kernel and speaks the control protocol: no VM, so each is quick.
+#include "e2e_support.h"
+
+#include <gtest/gtest.h>
+
+namespace labctl::e2e {
+namespace {
+
+class FakeQemu : public ::testing::Test {
+protected:
+  TempDir dir{"labctl-e2e-fake"};
+  fs::path artifacts = dir.path() / "artifacts";
+
+  fs::path profile(int boot_timeout = 20) {
+    fs::create_directories(dir.path() / "kbuild");
+    EXPECT_TRUE(write_file_atomic(dir.path() / "bzImage", "not a kernel").ok());
+    auto p = dir.path() / "fake.json";
+    EXPECT_TRUE(write_file_atomic(
+                    p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
+                                       "boot": "bzimage", "accel": "tcg", "boot_timeout": {}}})",
+                                   (tests_dir() / "fake_qemu/fake-qemu").string(), boot_timeout))
+                    .ok());
+    return p;
+  }
+  fs::path scenario(const std::string& json) {
+    auto p = dir.path() / "s.json";
+    EXPECT_TRUE(write_file_atomic(p, json).ok());
+    return p;
+  }
+  LabctlRun run(const std::string& mode, const std::string& scenario_json, int boot_timeout = 20,
+                std::vector<std::pair<std::string, std::string>> env = {}) {
+    env.emplace_back("FAKE_QEMU_MODE", mode);
+    return labctl({"--profile", profile(boot_timeout).string(), "run", "--artifacts",
+                   artifacts.string(), scenario(scenario_json).string()},
+                  env, std::chrono::seconds(120));
+  }
+  void TearDown() override {
+    EXPECT_EQ(qemu_processes_using(dir.path().string()), 0);
+  }
+};
+
+constexpr const char* k_one_step = R"({"steps": [{"run": "echo hi", "stdout": "hi", "timeout": 2}]})";
+
+TEST_F(FakeQemu, StepsReturnExactBytesAndExitCodes) {
+  auto r = run("ok", R"({"steps": [
+    {"run": "printf 'no newline'", "stdout": "no newline"},
+    {"run": "printf 'a\\000b\\377' | od -An -tx1 | tr -d ' \\n'", "stdout": "610062ff"},
+    {"run": "echo out; echo err >&2; exit 3", "exit": 3, "stdout": "out", "stderr": "err"},
+    {"run": "head -c 1048576 /dev/zero | tr '\\0' x", "stdout": ")" +
+                           std::string(1 << 20, 'x') + R"("}
+  ]})");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, FailingExpectationNamesStepAndValues) {
+  auto r = run("ok", R"({"steps": [
+    {"run": "true"},
+    {"run": "echo got", "stdout": "wanted"}
+  ]})");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("s.json:3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wanted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("got"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, QemuThatCannotStartIsEnvironmentErrorWithItsStderr) {
+  auto r = run("bad_option", k_one_step);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("-bogus: invalid option"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(FakeQemu, BootThatNeverReachesInitTimesOutWithConsoleTail) {
+  auto r = run("hang_boot", k_one_step, 3);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("never reached init"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  | "), std::string::npos) << "no console lines shown\n" << r.out;
+}
+
+TEST_F(FakeQemu, PanicDuringBootIsNamedWithItsText) {
+  auto r = run("panic_boot", k_one_step, 20,
+               {{"FAKE_QEMU_CONSOLE", (tests_dir() / "data/console/panic.log").string()}});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("Kernel panic - not syncing"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, QemuDyingMidStepFailsThatStep) {
+  auto r = run("die_mid_step", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("QEMU exited"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("echo hi"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, GarbageOnTheControlChannelIsNotTakenForAnAnswer) {
+  auto r = run("garbage", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, SilentGuestFailsAtStepTimeoutPlusGrace) {
+  auto r = run("hang_step", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("timed out after 2 s"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, OopsOnTheConsoleIsAttributedToTheRunningStep) {
+  auto r = run("oops_step", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("BUG: kernel NULL pointer dereference"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 1 (s.json:1)"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, ModuleLoadFailureShowsInsmodError) {
+  auto r = run("module_fail", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("unknown symbol in module"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, ClosedConsoleDoesNotHangTheRun) {
+  auto r = run("close_stdout", k_one_step);
+  EXPECT_NE(r.exit_code, -1);
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.out << r.err;
+}
+
+} // namespace
+} // namespace labctl::e2e
