@@ -1,0 +1,81 @@
+// The command line itself: help, version, exit codes for bad usage, doctor.
+#include "e2e_support.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace labctl::e2e {
+namespace {
+
+bool cpu_has_virt() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0)
+      return line.find(" vmx") != std::string::npos || line.find(" svm") != std::string::npos;
+  return false;
+}
+
+TEST(Cli, HelpDocumentsExitCodesOnEverySubcommand) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--help"}, {"run", "--help"}, {"shell", "--help"},
+        {"build", "--help"}, {"initrd", "--help"}, {"doctor", "--help"}, {"list", "--help"}}) {
+    auto r = labctl(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0];
+    EXPECT_NE(r.out.find("130  interrupted"), std::string::npos) << args[0] << "\n" << r.out;
+  }
+}
+
+TEST(Cli, VersionAndUsageErrors) {
+  auto v = labctl({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("labctl ", 0), 0u) << v.out;
+  EXPECT_EQ(labctl({}).exit_code, 2);
+  EXPECT_EQ(labctl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(labctl({"run"}).exit_code, 2);
+}
+
+TEST(Cli, ListShowsShippedScenariosWithDescriptions) {
+  auto r = labctl({"list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (auto name : {"debugcon ", "debugcon-exclusive", "qemu_exercise", "smoke"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << "\n" << r.out;
+  EXPECT_NE(r.out.find("one opener at a time"), std::string::npos) << r.out;
+}
+
+TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
+  auto r = labctl({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (auto name : {"qemu", "kernel", "headers", "busybox", "gcc", "make", "gdb", "accel"})
+    EXPECT_NE(r.out.find(std::string(" ") + name), std::string::npos) << name << "\n" << r.out;
+  EXPECT_NE(r.out.find("QEMU emulator version"), std::string::npos) << r.out;
+  if (fs::exists("/dev/kvm") && !cpu_has_virt()) {
+    // The CI machines: /dev/kvm exists but there is no nested virtualization.
+    EXPECT_NE(r.out.find("tcg: /dev/kvm exists but the CPU has no vmx/svm flag"),
+              std::string::npos)
+        << r.out;
+  }
+}
+
+TEST(Doctor, MissingKernelIsEnvironmentErrorWithTheFix) {
+  TempDir dir("labctl-e2e-doc");
+  auto p = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(p, R"({"kernel": "9.9.9-none", "busybox": "/nonexistent/busybox"})").ok());
+  auto r = labctl({"--profile", p.string(), "doctor"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("MISSING  kernel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("apt-get install busybox-static"), std::string::npos) << r.out;
+}
+
+TEST(Doctor, BadProfileIsBadInputNamingFileLineAndKey) {
+  TempDir dir("labctl-e2e-doc");
+  auto p = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(p, "{\n  \"acel\": \"tcg\"\n}\n").ok());
+  auto r = labctl({"--profile", p.string(), "doctor"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(p.string() + ":2: key 'acel'"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace labctl::e2e
