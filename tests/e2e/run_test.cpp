@@ -87,6 +87,18 @@ TEST_F(Run, MissingKernelIsEnvironmentError) {
   EXPECT_NE(r.err.find("/nonexistent/vmlinuz"), std::string::npos) << r.err;
 }
 
+TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
+  TempDir dir("labctl-e2e-prof");
+  auto profile = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["virtio_console"]})").ok());
+  auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
+                   "tests/scenarios/kernel-modules.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto listing = read_file(artifacts.path() / "kernel-modules" / "initrd.txt");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
+}
+
 TEST_F(Run, SigintMidBootLeavesNoQemu) {
   auto child = spawn({.argv = {LABCTL_BINARY, "run", "--artifacts", artifacts.path().string(),
                                "scenarios/debugcon.json"},

@@ -1,6 +1,7 @@
 #include "lab/guest_image.h"
 
 #include "lab/init_script.h"
+#include "lab/module_deps.h"
 #include "util/content_hash.h"
 #include "util/fs.h"
 
@@ -23,6 +24,26 @@ Result<InitrdCompression> compression_of(const std::string& name) {
   return bad_input(fmt::format("unknown initrd compression '{}'", name));
 }
 
+// What the .sum file beside a cached initrd holds: its size and content hash.
+std::string initrd_sum(std::string_view packed) {
+  return fmt::format("{} {}\n", packed.size(), hash_hex(packed));
+}
+
+// A cache entry is used only when its bytes are still those that were packed: a truncated
+// or altered file (a full disk, a crash, a stray edit) is packed again.
+bool cached_initrd_intact(const fs::path& initrd, const fs::path& sum) {
+  std::error_code ec;
+  if (!fs::exists(initrd, ec))
+    return false;
+  auto expected = read_file(sum);
+  auto bytes = read_file(initrd);
+  if (expected && bytes && *expected == initrd_sum(*bytes))
+    return true;
+  spdlog::debug("cached initrd {} does not match {}; packing it again", initrd.string(),
+                sum.string());
+  return false;
+}
+
 } // namespace
 
 Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path& cache_dir) {
@@ -38,7 +59,7 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
 
   std::vector<GuestModule> guest_modules;
   for (const auto& m : spec.kernel_modules)
-    guest_modules.push_back({fs::path(m).stem().stem().string(), "/lib/modules/kernel/" + m, ""});
+    guest_modules.push_back({module_name(m), "/lib/modules/kernel/" + module_name(m) + ".ko", ""});
   for (const auto& m : spec.modules)
     guest_modules.push_back({m.name, "/lib/labctl/modules/" + m.name + ".ko", m.params});
   auto init = render_init_script(*init_template, guest_modules);
@@ -64,8 +85,13 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   check(writer.add_file("/lib/labctl/agent.sh", *agent, 0755));
   for (const auto& m : spec.modules)
     check(writer.add_file_from_disk("/lib/labctl/modules/" + m.name + ".ko", m.ko, 0644));
-  for (const auto& m : spec.kernel_modules)
-    check(writer.add_file_from_disk("/lib/modules/kernel/" + m, spec.kernel_modules_dir / m, 0644));
+  // The kernel's own modules may be compressed (.ko.xz); busybox insmod wants plain .ko.
+  for (const auto& m : spec.kernel_modules) {
+    auto bytes = load_module_file(spec.kernel_modules_dir / m);
+    if (!bytes)
+      return bytes.error();
+    check(writer.add_file("/lib/modules/kernel/" + module_name(m) + ".ko", std::move(*bytes), 0644));
+  }
   // Scenario files keep their host permission bits (a script stays executable).
   for (const auto& [guest, host] : spec.files)
     check(writer.add_file_from_disk(guest, host));
@@ -93,8 +119,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   GuestImage image;
   image.listing = writer.listing();
   image.path = cache_dir / "initrd" / (key.hex() + ".cpio");
-  std::error_code ec;
-  if (fs::exists(image.path, ec)) {
+  fs::path sum = image.path.string() + ".sum";
+  if (cached_initrd_intact(image.path, sum)) {
     image.cached = true;
     return image;
   }
@@ -102,6 +128,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   if (!packed)
     return packed.error();
   if (auto s = write_file_atomic(image.path, *packed); !s)
+    return s.error();
+  if (auto s = write_file_atomic(sum, initrd_sum(*packed)); !s)
     return s.error();
   spdlog::debug("initrd {} ({} bytes)", image.path.string(), packed->size());
   return image;

@@ -1,5 +1,6 @@
 #include "lab/profile.h"
 
+#include "util/fs.h"
 #include "util/json_document.h"
 
 #include <fmt/format.h>
@@ -70,12 +71,22 @@ std::filesystem::path profile_path(const std::string& name_or_file,
 }
 
 Result<Profile> load_profile(const std::filesystem::path& file) {
-  auto doc = JsonDocument::load(file);
-  if (!doc) {
-    Error e = doc.error();
+  auto text = read_file(file);
+  if (!text) {
+    Error e = text.error();
     e.code = ExitCode::bad_input;
     if (e.message.find("No such file") != std::string::npos)
       e.message = fmt::format("profile {}: file not found", file.string());
+    return e;
+  }
+  return parse_profile(*text, file);
+}
+
+Result<Profile> parse_profile(const std::string& text, const std::filesystem::path& file) {
+  auto doc = JsonDocument::parse(text, file.string());
+  if (!doc) {
+    Error e = doc.error();
+    e.code = ExitCode::bad_input;
     return e;
   }
   Profile p;
@@ -126,6 +137,12 @@ Result<Profile> load_profile(const std::filesystem::path& file) {
       if (*v < 1)
         r.fail("boot_timeout", "must be a positive number of seconds");
       p.boot_timeout = static_cast<int>(*v);
+    }
+    if (const Json* mods = r.value("kernel_modules")) {
+      if (!mods->is_array() ||
+          !std::all_of(mods->begin(), mods->end(), [](const Json& m) { return m.is_string(); }))
+        r.fail("kernel_modules", "expected an array of module names");
+      p.load_kernel_modules = mods->get<std::vector<std::string>>();
     }
     r.string("description"); // free text for people
     r.finish();

@@ -34,10 +34,15 @@ struct Profile {
   std::string initrd_compression = "gzip"; // gzip | none | zstd | lz4 (lz4/zstd need kernel support)
   std::string boot = "auto";               // auto (extracted vmlinux, else bzImage) | bzimage
   int boot_timeout = 120;                  // seconds from QEMU start to the guest being ready
+  // Modules of the kernel itself (e.g. "virtio_console") that init loads before the
+  // scenario's, with their dependencies resolved through modules.dep.
+  std::vector<std::string> load_kernel_modules; // the JSON key "kernel_modules"
 };
 
 // Load and validate a profile; bad input names file:line and key.
 Result<Profile> load_profile(const std::filesystem::path& file);
+// The same for text already read; `file` names it in messages and anchors relative paths.
+Result<Profile> parse_profile(const std::string& text, const std::filesystem::path& file);
 
 // A profile argument is a path (contains '/' or ends in .json) or a name in `configs_dir`.
 std::filesystem::path profile_path(const std::string& name_or_file,

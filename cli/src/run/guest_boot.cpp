@@ -2,6 +2,7 @@
 
 #include "lab/data_dir.h"
 #include "lab/module_build.h"
+#include "lab/module_deps.h"
 #include "lab/qemu_command.h"
 #include "util/fs.h"
 
@@ -38,6 +39,17 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   spec.modules = guest.modules;
   spec.files = request.files;
   spec.compression = lab.profile.initrd_compression;
+  if (!lab.profile.load_kernel_modules.empty()) {
+    if (lab.kernel.modules_dir.empty())
+      return environment_error(fmt::format(
+          "{}: kernel_modules needs the kernel's modules directory (kernel.modules)",
+          lab.profile.file.string()));
+    auto deps = resolve_module_deps(lab.kernel.modules_dir, lab.profile.load_kernel_modules);
+    if (!deps)
+      return deps.error();
+    spec.kernel_modules = *deps;
+    spec.kernel_modules_dir = lab.kernel.modules_dir;
+  }
   auto image = build_guest_image(spec, lab.cache);
   if (!image)
     return image.error();
