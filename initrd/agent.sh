@@ -33,20 +33,26 @@ exec 3<"$K/kmsg"
 partial=
 cleanup_due=0
 
-# Copy the kernel records appended since the last call. The first line goes
-# through the builtin read (no process when there is nothing new); the rest
-# through cat, which advances the shared offset of fd 3. A record still being
-# written may end the cat output without a newline, so an empty line (which the
-# host ignores) follows it to keep the next marker at the start of a line.
-send_kmsg() {
+# Kernel records appended since the last answer. kmsg_first takes the first
+# line through the builtin read (no process when there is nothing new) into
+# $kmsg_line; kmsg_rest prints it and copies the rest with cat, which advances
+# the shared offset of fd 3. A record still being written may end the cat
+# output without a newline, so an empty line (which the host ignores) follows
+# it to keep the next marker at the start of a line.
+kmsg_first() {
 	if read -r line <&3; then
-		printf '%s\n' "$partial$line"
+		kmsg_line=$partial$line
 		partial=
-		cat <&3
-		echo
-	else
-		partial=$partial$line
+		return 0
 	fi
+	partial=$partial$line
+	return 1
+}
+
+kmsg_rest() {
+	printf '%s\n' "$kmsg_line"
+	cat <&3
+	echo
 }
 
 # decode_small BASE64 FILE: decode into FILE with builtins only; false on a
@@ -152,13 +158,21 @@ run_step() {
 	else
 		: >"$f.o"
 	fi
-	printf '=%s=O=\n' "$nonce"
-	[ -s "$f.o" ] && base64 "$f.o"
-	printf '=%s=E=\n' "$nonce"
-	[ -s "$f.e" ] && base64 "$f.e"
-	printf '=%s=K=\n' "$nonce"
-	send_kmsg
-	printf '=%s=X=%s=%s\n' "$nonce" "$status" "$timed_out"
+	kmsg=
+	kmsg_first && kmsg=1
+	if [ -z "$kmsg" ] && [ ! -s "$f.o" ] && [ ! -s "$f.e" ]; then
+		# The usual answer to a quiet step, in one write.
+		printf '=%s=O=\n=%s=E=\n=%s=K=\n=%s=X=%s=%s\n' \
+			"$nonce" "$nonce" "$nonce" "$nonce" "$status" "$timed_out"
+	else
+		printf '=%s=O=\n' "$nonce"
+		[ -s "$f.o" ] && base64 "$f.o"
+		printf '=%s=E=\n' "$nonce"
+		[ -s "$f.e" ] && base64 "$f.e"
+		printf '=%s=K=\n' "$nonce"
+		[ -z "$kmsg" ] || kmsg_rest
+		printf '=%s=X=%s=%s\n' "$nonce" "$status" "$timed_out"
+	fi
 	# Each step has its own files: a background process that still holds an
 	# old one can never write into a later step's output. Files with content
 	# go at once; empty ones are swept now and then to spare a fork per step.
@@ -187,7 +201,7 @@ while read -r verb nonce arg command; do
 		;;
 	KMSG)
 		printf '=%s=K=\n' "$nonce"
-		send_kmsg
+		kmsg_first && kmsg_rest
 		printf '=%s=X=0=-\n' "$nonce"
 		;;
 	PING) printf '=%s=X=0=-\n' "$nonce" ;;

@@ -2,7 +2,10 @@
 
 #include <re2/re2.h>
 
+#include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace labctl {
 
@@ -214,17 +217,20 @@ bool continues_report(std::string_view text) {
 constexpr size_t k_max_report_lines = 1000;
 constexpr int k_max_cut_here_wait = 10;
 
+// A report being collected. Outside State, so that clang sees its default member
+// initializers complete before std::optional<OpenReport> asks whether it can be built.
+struct OpenReport {
+  KernelFault fault;
+  EndStyle end = EndStyle::task;
+  size_t lines = 0;
+  bool oops_seen = false;
+  bool stack_ended = false; // "</TASK>" seen in a task-style report
+};
+
 } // namespace
 
 struct FaultScanner::State {
-  struct Open {
-    KernelFault fault;
-    EndStyle end = EndStyle::task;
-    size_t lines = 0;
-    bool oops_seen = false;
-    bool stack_ended = false; // "</TASK>" seen in a task-style report
-  };
-  std::optional<Open> open;
+  std::optional<OpenReport> open;
   // "cut here" lines (and what followed) waiting for their WARNING/BUG header.
   std::vector<std::string> cut_here;
   std::string previous; // the previous message, for a rule just before a header
@@ -237,10 +243,14 @@ struct FaultScanner::State {
     open.reset();
   }
 
+  // Adds a line to the open report (none: the report hit its cap and was closed).
   void append(std::string_view text) {
+    if (!open)
+      return;
     open->fault.report.append(text);
     open->fault.report += '\n';
-    if (++open->lines >= k_max_report_lines)
+    if (++open->lines >= k_max_report_lines ||
+        open->fault.report.size() >= FaultScanner::k_max_report_bytes)
       close();
   }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,10 @@ struct KernelFault {
 // "BUG" inside a word, taint notices and "Tainted:" fields are not faults.
 class FaultScanner {
 public:
+  // A report ends after 1000 lines or once it holds this many bytes (plus the line that
+  // crossed it), so a flood inside a report cannot grow memory.
+  static constexpr size_t k_max_report_bytes = 128 * 1024;
+
   FaultScanner();
   ~FaultScanner();
   FaultScanner(FaultScanner&&) noexcept;
