@@ -73,7 +73,8 @@ labctl_load() {
 
 @LABCTL_MODULES@
 
-mdev -s
+# No second `mdev -s` here: devtmpfs already made the modules' device nodes with the
+# modes their drivers ask for (/dev/debugcon is 0666), and mdev would reset them to 0660.
 read -r release </proc/sys/kernel/osrelease
 printf '=%s=READY=%s\n' "$BOOT" "$release" >&9
 exec 9>&-
