@@ -1,9 +1,51 @@
 #!/usr/bin/env bash
-# Fresh machine to green: install dependencies, build, run the whole test suite
-# (unit tests, end-to-end tests that boot the real kernel).
+# Fresh machine to green: install dependencies, then three builds and their tests.
+#
+#   build/       RelWithDebInfo: unit, fuzz-corpus replay, end-to-end (VM and VM-less)
+#   build-asan/  ASan + UBSan: unit, replay and the VM-less end-to-end tests (e2e-novm)
+#   build-fuzz/  clang + libFuzzer: each fuzz target for LABCTL_FUZZ_SECONDS (default 30)
+#
+# Everything the tests create goes under one fresh TMPDIR; at the end the suite checks
+# that no process it started and no temporary file it made is left (scripts/leftovers.sh).
+# LABCTL_BUILD_ROOT puts the build folders elsewhere (default: the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=${LABCTL_BUILD_ROOT:-$PWD}
+jobs=$(nproc)
+started=$(date +%s)
+
+stage() { echo "test.sh: [$(($(date +%s) - started)) s] $*"; }
+
 scripts/setup.sh
-scripts/build.sh
-cd build
-ctest --output-on-failure --timeout 900 -j "$(nproc)"
+
+TMPDIR=$(mktemp -d /tmp/labctl-test.XXXXXX)
+export TMPDIR
+stamp=$TMPDIR/.started
+touch "$stamp"
+finish() {
+	local status=$?
+	stage "checking for leftovers"
+	scripts/leftovers.sh "$TMPDIR" "$stamp" || status=1
+	rm -rf "$TMPDIR"
+	stage "done, exit $status"
+	exit "$status"
+}
+trap finish EXIT
+
+stage "build: RelWithDebInfo"
+LABCTL_BUILD_DIR="$root/build" scripts/build.sh
+stage "tests: unit, replay, e2e"
+(cd "$root/build" && ctest --output-on-failure --timeout 900 -j "$jobs")
+
+stage "build: ASan + UBSan"
+LABCTL_BUILD_DIR="$root/build-asan" scripts/build.sh -DLABCTL_SANITIZE=ON
+stage "tests under ASan + UBSan: unit, replay, e2e-novm"
+(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --output-on-failure --timeout 900 -j "$jobs" -L 'unit|replay|e2e-novm')
+
+stage "build: libFuzzer (clang)"
+CC=clang CXX=clang++ cmake -S . -B "$root/build-fuzz" -G Ninja -DLABCTL_FUZZ=ON >/dev/null
+cmake --build "$root/build-fuzz" --target labctl_fuzzers
+stage "fuzzing"
+(cd "$root/build-fuzz" && ctest --output-on-failure -j "$jobs" -L fuzz)

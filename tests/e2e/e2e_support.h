@@ -8,9 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace labctl::e2e {
+
+// Environment variables added for a child.
+using Env = std::vector<std::pair<std::string, std::string>>;
 
 // The labctl binary under test, run to completion with a private cache dir unless given.
 struct LabctlRun {
@@ -47,6 +51,27 @@ inline int qemu_processes_using(const std::string& needle) {
       ++count;
   }
   return count;
+}
+
+// The ids of processes (other than this one) whose command line contains `needle` and
+// `also` (when given): a fake QEMU runs as "python3 .../fake-qemu ...", not "qemu-system".
+inline std::vector<pid_t> pids_using(const std::string& needle, const std::string& also = "") {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid())
+      continue;
+    auto cmdline = read_file(entry.path() / "cmdline");
+    if (cmdline && cmdline->find(needle) != std::string::npos &&
+        cmdline->find(also) != std::string::npos)
+      pids.push_back(std::stoi(pid));
+  }
+  return pids;
+}
+
+inline int processes_using(const std::string& needle, const std::string& also = "") {
+  return static_cast<int>(pids_using(needle, also).size());
 }
 
 } // namespace labctl::e2e

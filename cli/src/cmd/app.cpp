@@ -22,6 +22,26 @@ constexpr const char* k_exit_codes = R"(Exit codes:
 
 Run 'labctl doctor' to see what is missing.)";
 
+constexpr const char* k_shell_keys = R"(Keys (when stdin is a terminal, which is then in raw mode):
+  Ctrl-A x         leave: the VM is stopped, console.log kept in the artifacts
+  Ctrl-A Ctrl-A    send one Ctrl-A to the guest
+  Ctrl-A h         show these keys
+  Everything else, Ctrl-C and Ctrl-Z included, goes to the guest's shell.
+When stdin is not a terminal its bytes are sent as they are, then Ctrl-D at its end.
+The session ends when the guest's shell exits, on Ctrl-A x, or when the guest powers off:
+exit code 0 (the guest shell's own status is not passed on). 1 when a module does not
+build, the guest does not boot or its kernel panics.
+
+)";
+
+constexpr const char* k_gdb_help = "Start QEMU's GDB stub on a free 127.0.0.1 port (kernel "
+                                   "booted with nokaslr) and write gdb.script with the "
+                                   "modules' load addresses; no host timeouts after boot";
+constexpr const char* k_gdb_wait_help = "Like --gdb, and halt the guest once its modules are "
+                                        "loaded until gdb continues it";
+constexpr const char* k_trace_help = "Enable QEMU trace events matching PATTERN[,PATTERN...] "
+                                     "into trace.log in the artifacts; 'help' lists the events";
+
 } // namespace
 
 int run_app(int argc, char** argv) {
@@ -58,19 +78,25 @@ int run_app(int argc, char** argv) {
 
   RunOptions run_opts;
   auto* run = app.add_subcommand("run", "Boot scenarios and judge them");
-  run->add_option("SCENARIO", run_opts.scenarios, "Scenario files")->required();
+  run->add_option("SCENARIO", run_opts.scenarios, "Scenario files");
   run->add_option("-j,--jobs", run_opts.jobs, "Parallel VMs (default: number of CPUs)");
   run->add_option("--artifacts", run_opts.artifacts, "Artifacts directory");
   run->add_option("--junit", run_opts.junit, "Write a JUnit XML report");
   run->add_option("--json", run_opts.json, "Write a JSON report");
   run->add_flag("--keep-going", run_opts.keep_going, "Run every scenario even after a failure");
   run->add_option("--shard", run_opts.shard, "Run the K-th of N stable subsets (K/N, 1-based)");
+  run->add_flag("--gdb", run_opts.gdb, k_gdb_help);
+  run->add_flag("--gdb-wait", run_opts.gdb_wait, k_gdb_wait_help);
+  run->add_option("--trace", run_opts.trace, k_trace_help)->type_name("PATTERN");
 
   ShellOptions shell_opts;
   auto* shell = app.add_subcommand("shell", "Interactive shell on the guest, modules loaded");
   shell->add_option("SCENARIO", shell_opts.scenario, "Boot this scenario's modules");
   shell->add_option("-m,--module", shell_opts.modules, "Module folder (repeatable)");
   shell->add_option("--artifacts", shell_opts.artifacts, "Artifacts directory");
+  shell->add_flag("--gdb", shell_opts.gdb, k_gdb_help);
+  shell->add_flag("--gdb-wait", shell_opts.gdb_wait, k_gdb_wait_help);
+  shell->add_option("--trace", shell_opts.trace, k_trace_help)->type_name("PATTERN");
 
   ListOptions list_opts;
   auto* list = app.add_subcommand("list", "List scenarios with their descriptions");
@@ -78,6 +104,7 @@ int run_app(int argc, char** argv) {
 
   for (auto* sub : {doctor, build, initrd, run, shell, list})
     sub->footer(k_exit_codes);
+  shell->footer(std::string(k_shell_keys) + k_exit_codes);
 
   try {
     app.parse(argc, argv);

@@ -41,6 +41,9 @@ struct RunOptions {
   std::string json;
   bool keep_going = false;
   std::string shard; // K/N
+  bool gdb = false;      // GDB stub, gdb.script; implies one VM at a time
+  bool gdb_wait = false; // halt after module load until gdb continues
+  std::string trace;     // QEMU trace pattern(s); "help" lists the events
 };
 int command_run(const GlobalOptions& global, const RunOptions& options);
 
@@ -48,6 +51,9 @@ struct ShellOptions {
   std::string scenario;
   std::vector<std::string> modules;
   std::string artifacts;
+  bool gdb = false;
+  bool gdb_wait = false;
+  std::string trace;
 };
 int command_shell(const GlobalOptions& global, const ShellOptions& options);
 
@@ -55,5 +61,8 @@ struct ListOptions {
   std::string dir;
 };
 int command_list(const GlobalOptions& global, const ListOptions& options);
+
+// `--trace help`: print the trace events the profile's QEMU knows.
+int command_trace_help(const GlobalOptions& global);
 
 } // namespace labctl

@@ -58,6 +58,8 @@ fs::path default_artifacts_root() {
 } // namespace
 
 int command_run(const GlobalOptions& global, const RunOptions& options) {
+  if (options.trace == "help")
+    return command_trace_help(global);
   // Everything is validated before anything boots.
   auto files = expand_scenario_args(options.scenarios).take();
   if (!options.shard.empty())
@@ -75,6 +77,8 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   unsigned jobs = options.jobs > 0 ? static_cast<unsigned>(options.jobs)
                                    : std::max(1u, std::thread::hardware_concurrency());
   jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
+  if (options.gdb || options.gdb_wait)
+    jobs = 1; // one debugger session at a time
 
   bool tty = ::isatty(STDERR_FILENO) && global.verbosity != Verbosity::quiet;
   bool color = use_color() && ::isatty(STDOUT_FILENO);
@@ -94,6 +98,9 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
       run_options.artifacts = root / (scenarios.size() > 1 && std::count_if(scenarios.begin(), scenarios.end(), [&](const Scenario& o) { return o.name == s.name; }) > 1
                                           ? fmt::format("{}-{}", s.name, i + 1)
                                           : s.name);
+      run_options.gdb = options.gdb || options.gdb_wait;
+      run_options.gdb_wait = options.gdb_wait;
+      run_options.trace = options.trace;
       run_options.progress = [&, i](const std::string& what) {
         progress.show(fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
       };

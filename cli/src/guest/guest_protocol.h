@@ -116,6 +116,7 @@ private:
 
   std::string m_prefix;
   std::string m_partial;
+  bool m_skipping = false; // dropping the rest of an overlong line
   std::vector<ModuleLoad> m_modules;
   bool m_ready = false;
   std::string m_release;

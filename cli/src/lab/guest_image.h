@@ -37,7 +37,8 @@ struct GuestImage {
 };
 
 // Pack (or reuse) the initrd for `spec`: deterministic bytes, cached under
-// cache_dir/initrd/<content hash>.
+// cache_dir/initrd/<content hash>.cpio with its size and hash in <...>.cpio.sum; an entry
+// whose bytes no longer match is packed again.
 Result<GuestImage> build_guest_image(const GuestImageSpec& spec,
                                      const std::filesystem::path& cache_dir);
 

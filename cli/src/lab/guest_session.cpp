@@ -52,6 +52,11 @@ Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
 
 void GuestSession::collect(FaultScanner& scanner, bool from_kmsg) {
   for (auto& fault : scanner.take_faults()) {
+    // A storm of faults is counted, not kept: memory stays bounded.
+    if (m_faults.size() >= k_max_faults) {
+      ++m_faults_dropped;
+      continue;
+    }
     // With a verbose console every record arrives twice (console and /dev/kmsg): count
     // titles per source and keep only faults one source has more of than the other.
     auto& mine = from_kmsg ? m_kmsg_titles : m_console_titles;

@@ -62,6 +62,9 @@ public:
   // The phase that new faults are attributed to.
   void set_phase(std::string phase) { m_phase = std::move(phase); }
   const std::vector<AttributedFault>& faults() const { return m_faults; }
+  // The first k_max_faults faults are kept; later ones are only counted here.
+  static constexpr size_t k_max_faults = 64;
+  size_t faults_dropped() const { return m_faults_dropped; }
   // The kernel log as read from /dev/kmsg (message text, one record per line).
   const std::string& kernel_log() const { return m_kernel_log; }
   QemuVm& vm() { return *m_vm; }
@@ -87,6 +90,7 @@ private:
   FaultScanner m_console_faults;
   FaultScanner m_kmsg_faults;
   std::vector<AttributedFault> m_faults;
+  size_t m_faults_dropped = 0;
   std::map<std::string, int> m_console_titles;
   std::map<std::string, int> m_kmsg_titles;
   std::string m_phase = "boot";

@@ -19,6 +19,8 @@ namespace labctl {
 
 namespace {
 
+// Lists the built .ko files with their sizes and hashes; written last, so its presence
+// means the build finished.
 constexpr const char* k_stamp = "labctl-build.ok";
 
 // Files kbuild writes into M=; they never belong to the sources.
@@ -54,15 +56,14 @@ Result<std::vector<fs::path>> source_files(const fs::path& dir) {
   return files;
 }
 
-bool is_elf_file(const fs::path& p) {
-  std::error_code ec;
-  if (fs::file_size(p, ec) < 64 || ec)
-    return false;
-  auto data = read_file(p);
-  return data && data->compare(0, 4, "\x7f" "ELF") == 0;
+// One stamp line: the .ko's path relative to src/, its size and content hash, so that a
+// truncated or altered cache entry is noticed and built again.
+std::string stamp_line(const fs::path& relative, std::string_view bytes) {
+  return fmt::format("{}\t{}\t{}\n", relative.string(), bytes.size(), hash_hex(bytes));
 }
 
-// Reads the stamp of a finished build: the .ko names, one per line, all present and ELF.
+// Reads the stamp of a finished build: the .ko files, each still the size and content
+// it had when the build finished (and an ELF file).
 std::optional<std::vector<fs::path>> cached_kos(const fs::path& dir) {
   auto stamp = read_file(dir / k_stamp);
   if (!stamp)
@@ -73,9 +74,17 @@ std::optional<std::vector<fs::path>> cached_kos(const fs::path& dir) {
   while (std::getline(lines, line)) {
     if (line.empty())
       continue;
-    fs::path ko = dir / "src" / line;
-    if (!is_elf_file(ko))
-      return std::nullopt; // truncated or removed: build again
+    auto tab = line.find('\t');
+    if (tab == std::string::npos)
+      return std::nullopt; // an older stamp without sizes and hashes: build again
+    fs::path ko = dir / "src" / line.substr(0, tab);
+    auto bytes = read_file(ko);
+    if (!bytes || bytes->compare(0, 4, "\x7f" "ELF") != 0 ||
+        stamp_line(line.substr(0, tab), *bytes) != line + "\n") {
+      spdlog::debug("cached module {} is missing, truncated or changed; building again",
+                    ko.string());
+      return std::nullopt;
+    }
     kos.push_back(ko);
   }
   if (kos.empty())
@@ -209,8 +218,14 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   }
   std::string stamp;
   for (const auto& entry : fs::recursive_directory_iterator(work / "src")) {
-    if (entry.path().extension() == ".ko")
-      stamp += fs::relative(entry.path(), work / "src").string() + "\n";
+    if (entry.path().extension() != ".ko")
+      continue;
+    auto bytes = read_file(entry.path());
+    if (!bytes) {
+      fs::remove_all(work, ec);
+      return environment_error(bytes.error().message);
+    }
+    stamp += stamp_line(fs::relative(entry.path(), work / "src"), *bytes);
   }
   if (stamp.empty()) {
     fs::remove_all(work, ec);

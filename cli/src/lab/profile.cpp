@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
+#include <string_view>
 
 namespace labctl {
 
@@ -48,6 +48,15 @@ void read_kernel(JsonObjectReader& top, Profile& profile) {
   profile.kernel_build = relative_to(profile.file, *build);
   if (modules)
     profile.kernel_modules = relative_to(profile.file, *modules);
+}
+
+// "256", "256M", "1G": digits and an optional K, M or G, as QEMU's -m takes them.
+// (std::regex would recurse once per digit and overflow the stack on a long string.)
+bool is_memory_size(std::string_view v) {
+  if (!v.empty() && (v.back() == 'K' || v.back() == 'M' || v.back() == 'G'))
+    v.remove_suffix(1);
+  return !v.empty() && v.size() <= 12 &&
+         v.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 void check_choice(JsonObjectReader& r, const std::string& key, const std::string& value,
@@ -100,7 +109,7 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
       check_choice(r, "accel", p.accel, {"auto", "kvm", "tcg"});
     }
     if (auto v = r.string("memory")) {
-      if (!std::regex_match(*v, std::regex("[0-9]+[KMG]?")))
+      if (!is_memory_size(*v))
         r.fail("memory", fmt::format("'{}' is not a size like 256M or 1G", *v));
       p.memory = *v;
     }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace labctl {
 
 std::vector<std::string> qemu_argv(const QemuLaunch& l) {
@@ -37,9 +39,17 @@ std::vector<std::string> qemu_argv(const QemuLaunch& l) {
     if (l.gdb_wait)
       argv.push_back("-S");
   }
-  if (!l.trace.empty()) {
-    argv.insert(argv.end(), {"-trace", fmt::format("enable={},file={}", l.trace,
-                                                   l.trace_file.string())});
+  // One -trace per pattern; the file is global, so naming it once is enough.
+  bool first_trace = true;
+  for (size_t start = 0, end = 0; start < l.trace.size(); start = end + 1) {
+    end = std::min(l.trace.find(',', start), l.trace.size());
+    if (end == start)
+      continue;
+    std::string option = "enable=" + l.trace.substr(start, end - start);
+    if (first_trace)
+      option += ",file=" + l.trace_file.string();
+    first_trace = false;
+    argv.insert(argv.end(), {"-trace", option});
   }
   argv.insert(argv.end(), l.extra.begin(), l.extra.end());
   return argv;

@@ -24,7 +24,7 @@ struct QemuLaunch {
   std::filesystem::path debugcon_file;
   int gdb_port = 0;                     // 0: no GDB stub
   bool gdb_wait = false;                // start halted (-S)
-  std::string trace;                    // -trace pattern; empty: none
+  std::string trace;                    // -trace patterns, comma-separated; empty: none
   std::filesystem::path trace_file;
   std::vector<std::string> extra;       // the profile's qemu_args, last
 };

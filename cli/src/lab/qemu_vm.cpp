@@ -4,6 +4,7 @@
 #include "util/shell_quote.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -29,6 +30,19 @@ ssize_t read_some(int fd, char* buf, size_t size) {
       continue;
     return n;
   }
+}
+
+// Append to a regular file; false (errno set) when it could not all be written.
+bool write_whole(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
 }
 
 } // namespace
@@ -114,8 +128,18 @@ void QemuVm::drain_stderr() {
 }
 
 void QemuVm::console_data(std::string_view data) {
-  if (m_console_log.valid()) {
-    [[maybe_unused]] ssize_t w = ::write(m_console_log.get(), data.data(), data.size());
+  m_console_bytes += data.size();
+  if (m_console_log.valid() && m_console_logged <= k_max_console_log) {
+    std::string_view keep = data.substr(0, k_max_console_log - m_console_logged);
+    if (!write_whole(m_console_log.get(), keep) && m_console_log_error.empty())
+      m_console_log_error = std::strerror(errno);
+    m_console_logged += keep.size();
+    if (keep.size() < data.size()) {
+      m_console_logged = k_max_console_log + 1; // full: the note below is the last line
+      write_whole(m_console_log.get(),
+                  fmt::format("\n[labctl: console.log stops here, at {} MiB; the console went on]\n",
+                              k_max_console_log >> 20));
+    }
   }
   if (on_console_bytes)
     on_console_bytes(data);
@@ -152,9 +176,9 @@ QemuVm::Event QemuVm::pump(const std::function<bool()>& done, Clock::time_point 
     if (left.count() <= 0)
       return Event::timeout;
 
-    pollfd fds[4];
+    pollfd fds[5];
     nfds_t n = 0;
-    int i_console = -1, i_err = -1, i_control = -1;
+    int i_console = -1, i_err = -1, i_control = -1, i_watch = -1;
     if (m_console_open) {
       i_console = static_cast<int>(n);
       fds[n++] = {m_process->stdout_fd(), POLLIN, 0};
@@ -166,6 +190,10 @@ QemuVm::Event QemuVm::pump(const std::function<bool()>& done, Clock::time_point 
     if (m_control_open && m_control.valid()) {
       i_control = static_cast<int>(n);
       fds[n++] = {m_control.get(), POLLIN, 0};
+    }
+    if (m_watch_fd >= 0) {
+      i_watch = static_cast<int>(n);
+      fds[n++] = {m_watch_fd, POLLIN, 0};
     }
     fds[n++] = {interrupt_fd(), POLLIN, 0};
     int r = ::poll(fds, n, static_cast<int>(std::min<long>(left.count(), 1000)));
@@ -191,7 +219,78 @@ QemuVm::Event QemuVm::pump(const std::function<bool()>& done, Clock::time_point 
         m_control_open = false;
       }
     }
+    if (i_watch >= 0 && fds[i_watch].revents && m_watch_ready) {
+      auto ready = m_watch_ready; // it may call watch() and replace itself
+      ready();
+    }
   }
+}
+
+void QemuVm::watch(int fd, std::function<void()> ready) {
+  m_watch_fd = fd;
+  m_watch_ready = fd >= 0 ? std::move(ready) : nullptr;
+}
+
+bool QemuVm::qmp_read_line(std::string& line, Clock::time_point deadline) {
+  for (;;) {
+    if (auto nl = m_qmp_buffer.find('\n'); nl != std::string::npos) {
+      line = m_qmp_buffer.substr(0, nl);
+      m_qmp_buffer.erase(0, nl + 1);
+      return true;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      return false;
+    pollfd p{m_qmp.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return false;
+    char buf[4096];
+    ssize_t got = read_some(m_qmp.get(), buf, sizeof buf);
+    if (got > 0)
+      m_qmp_buffer.append(buf, static_cast<size_t>(got));
+    else if (got == 0 || errno != EAGAIN)
+      return false;
+  }
+}
+
+bool QemuVm::qmp(std::string_view command_json, std::string* reply) {
+  if (!m_qmp.valid() || m_shut_down)
+    return false;
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  // One reply: the next line that is not an asynchronous event.
+  auto answer = [&](std::string& text) {
+    for (;;) {
+      if (!qmp_read_line(text, deadline))
+        return false;
+      auto json = nlohmann::json::parse(text, nullptr, false);
+      if (json.is_object() && json.contains("event"))
+        continue;
+      return json.is_object() && json.contains("return");
+    }
+  };
+  std::string line;
+  if (!m_qmp_ready) {
+    if (!qmp_read_line(line, deadline)) // the greeting
+      return false;
+    if (!write_all(m_qmp.get(), "{\"execute\":\"qmp_capabilities\"}\n",
+                   std::chrono::seconds(5)) ||
+        !answer(line))
+      return false;
+    m_qmp_ready = true;
+  }
+  std::string command(command_json);
+  command += '\n';
+  if (!write_all(m_qmp.get(), command, std::chrono::seconds(5)))
+    return false;
+  bool ok = answer(line);
+  if (!ok)
+    spdlog::debug("QMP {}: {}", command_json, line);
+  if (reply)
+    *reply = line;
+  return ok;
 }
 
 bool QemuVm::send_control(std::string_view bytes) {
@@ -231,7 +330,8 @@ ExitStatus QemuVm::shutdown() {
     // The greeting may be unread; QEMU handles our commands in order regardless.
     constexpr std::string_view quit =
         "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
-    write_all(m_qmp.get(), quit, std::chrono::seconds(1));
+    write_all(m_qmp.get(), m_qmp_ready ? quit.substr(quit.find('\n') + 1) : quit,
+              std::chrono::seconds(1));
   }
   auto drain_console = [this] {
     char buf[65536];

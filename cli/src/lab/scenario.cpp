@@ -240,6 +240,59 @@ void check_fault_kind(const JsonDocument& doc, const JsonPointer& at, const std:
             fmt::format("key 'faults': '{}' is not a fault kind (known kinds: {})", kind, known));
 }
 
+// A QEMU trace event name or glob pattern ("memory_region_ops_*"), as -trace enable= takes.
+void check_trace_pattern(const JsonDocument& doc, const JsonPointer& at,
+                         const std::string& pattern) {
+  bool ok = !pattern.empty() && pattern.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                          "0123456789_*?") == std::string::npos;
+  if (!ok)
+    json_fail(doc, at,
+              fmt::format("key 'trace': '{}' is not a QEMU trace event name or pattern "
+                          "(letters, digits, _, * and ?; 'labctl run --trace help' lists them)",
+                          pattern));
+}
+
+TraceExpectation read_trace_expectation(const JsonDocument& doc, const JsonPointer& at,
+                                        size_t index) {
+  if (!doc.root()[at].is_object())
+    json_fail(doc, at,
+              fmt::format("key 'trace': entry {}: expected an object like {{\"regex\": ..., "
+                          "\"count\": ...}}, got {}",
+                          index + 1, json_type_name(doc.root()[at])));
+  TraceExpectation t;
+  t.line = doc.line_of(at);
+  JsonObjectReader r(doc, at);
+  auto regex = regex_key(r, "regex");
+  if (const Json* count = r.value("count")) {
+    if (count->is_string() && count->get<std::string>() == "debugcon_bytes")
+      t.count_debugcon_bytes = true;
+    else if (count->is_number_integer() && count->get<int64_t>() >= 0)
+      t.count = count->get<int64_t>();
+    else
+      r.fail("count", fmt::format("expected a number of lines (0 or more) or "
+                                  "\"debugcon_bytes\", got {}",
+                                  count->dump()));
+  }
+  r.finish();
+  if (!regex)
+    json_fail(doc, at, "key 'regex': missing (the trace lines to count)");
+  t.regex = *regex;
+  return t;
+}
+
+void read_trace_expectations(JsonObjectReader& e, Scenario& s) {
+  const Json* v = typed_value(
+      e, "trace", [](const Json& j) { return j.is_array(); }, "an array of {\"regex\", \"count\"}");
+  if (!v)
+    return;
+  for (size_t i = 0; i < v->size(); ++i)
+    s.expect.trace.push_back(read_trace_expectation(e.document(), e.pointer("trace") / i, i));
+  if (!s.expect.trace.empty() && s.trace.empty())
+    e.fail("trace", "expectations on the trace need events to trace: add a top-level "
+                    "\"trace\": [\"event_name\", ...]");
+}
+
 void read_expect(JsonObjectReader& r, Scenario& s) {
   if (!typed_value(
           r, "expect", [](const Json& j) { return j.is_object(); }, "an object"))
@@ -258,13 +311,24 @@ void read_expect(JsonObjectReader& r, Scenario& s) {
   s.expect.faults = string_array(e, "faults", [&](const JsonPointer& at, const auto& kind) {
     check_fault_kind(doc, at, kind);
   });
+  read_trace_expectations(e, s);
   e.finish();
 }
 
 } // namespace
 
 Result<Scenario> load_scenario(const fs::path& file) {
-  auto doc = JsonDocument::load(file);
+  auto text = read_file(file);
+  if (!text) {
+    Error e = text.error();
+    e.code = ExitCode::bad_input;
+    return e;
+  }
+  return parse_scenario(*text, file);
+}
+
+Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
+  auto doc = JsonDocument::parse(text, file.string());
   if (!doc) {
     Error e = doc.error();
     e.code = ExitCode::bad_input;
@@ -273,6 +337,9 @@ Result<Scenario> load_scenario(const fs::path& file) {
   Scenario s;
   s.file = file;
   s.name = file.stem().string();
+  // The name is also a folder under the artifacts root: "...json" must not give "..".
+  if (s.name.empty() || s.name == "." || s.name == "..")
+    s.name = file.filename().string();
   try {
     JsonObjectReader r(*doc, JsonPointer());
     if (const Json* version = r.value("version");
@@ -285,6 +352,9 @@ Result<Scenario> load_scenario(const fs::path& file) {
     read_files(r, s);
     s.timeout = positive_seconds(r, "timeout", s.timeout);
     read_steps(r, s);
+    s.trace = string_array(r, "trace", [&](const JsonPointer& at, const auto& pattern) {
+      check_trace_pattern(*doc, at, pattern);
+    });
     read_expect(r, s);
     r.finish();
   } catch (const FatalError& e) {

@@ -39,6 +39,14 @@ struct ExpectedDebugcon {
   std::filesystem::path file; // empty for inline text
 };
 
+// How many lines of QEMU's trace log (trace.log) must match a regex.
+struct TraceExpectation {
+  std::string regex;          // RE2, matched against each line
+  std::optional<int64_t> count; // exactly this many lines; unset: at least one
+  bool count_debugcon_bytes = false; // as many lines as debugcon.txt has bytes
+  int line = 0;               // where the entry starts in the scenario file
+};
+
 // Whole-run expectations checked after QEMU exits.
 struct Expect {
   std::optional<ExpectedDebugcon> debugcon;
@@ -47,19 +55,21 @@ struct Expect {
   // Fault kinds (k_fault_kinds) this scenario provokes on purpose: each must occur, and
   // faults of these kinds do not fail the scenario.
   std::vector<std::string> faults;
+  std::vector<TraceExpectation> trace; // needs Scenario::trace events
 };
 
 // A scenario file (scenarios/*.json), validated: every path exists and every regex compiles.
 // The format is documented in docs/scenario.md.
 struct Scenario {
   std::filesystem::path file;
-  std::string name; // the file's stem
+  std::string name; // the file's stem (its whole name when the stem is . or ..)
   std::string description;
   std::vector<ScenarioModule> modules;
   std::map<std::string, std::filesystem::path> files; // absolute guest path -> host file
   int timeout = 300; // seconds for the whole scenario, boot included
   std::vector<Step> steps;
   Expect expect;
+  std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario
 };
 
 // The kernel fault kinds a scenario may name in expect.faults; the fault scanner reports
@@ -69,6 +79,8 @@ inline constexpr std::array<std::string_view, 7> k_fault_kinds = {
 
 // Load and validate a scenario; bad input says "file:line: key 'x': problem".
 Result<Scenario> load_scenario(const std::filesystem::path& file);
+// The same for text already read; `file` names it in messages and anchors relative paths.
+Result<Scenario> parse_scenario(const std::string& text, const std::filesystem::path& file);
 
 // Scenario files named on the command line: a file is taken as is, a directory gives its
 // *.json files sorted by name. Bad input for a missing path or a directory without any.

@@ -1,12 +1,15 @@
 #include "run/scenario_runner.h"
 
 #include "lab/debugcon_diff.h"
+#include "run/gdb_attach.h"
 #include "run/guest_boot.h"
 #include "lab/guest_session.h"
 #include "lab/judge.h"
+#include "lab/trace_check.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
+#include "util/tcp_port.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 // Host-side allowance on top of a step's own timeout: moving its output over the serial
 // line and a slow emulated guest.
 constexpr auto k_step_grace = std::chrono::seconds(10);
+// With gdb the user may hold the guest at a breakpoint for as long as they like.
+constexpr auto k_gdb_no_deadline = std::chrono::hours(24 * 365);
 
 std::string join_lines(const std::deque<std::string>& lines, size_t last) {
   std::string out;
@@ -32,6 +37,23 @@ std::string join_lines(const std::deque<std::string>& lines, size_t last) {
 }
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// The most debugcon output labctl reads back to compare; QEMU itself writes the file.
+constexpr uintmax_t k_max_debugcon_compare = uintmax_t{64} << 20;
+
+// Why QEMU ended, in the guest's terms where the console says: QEMU runs with -no-reboot,
+// so a guest that reboots (or powers off) ends QEMU with exit code 0.
+std::string qemu_exit_reason(QemuVm& vm) {
+  std::string status = vm.exit_status().value_or(ExitStatus{}).describe();
+  const auto& lines = vm.recent_console();
+  for (size_t i = lines.size(), seen = 0; i > 0 && seen < 10; --i, ++seen) {
+    if (lines[i - 1].find("reboot: Restarting system") != std::string::npos)
+      return fmt::format("the guest rebooted, which ends QEMU under -no-reboot ({})", status);
+    if (lines[i - 1].find("reboot: Power down") != std::string::npos)
+      return fmt::format("the guest powered off ({})", status);
+  }
+  return fmt::format("QEMU exited ({})", status);
+}
 
 class Runner {
 public:
@@ -48,7 +70,8 @@ public:
 
   ScenarioReport run() {
     auto started = Clock::now();
-    m_deadline = started + std::chrono::seconds(m_scenario.timeout);
+    m_deadline = started + (m_options.gdb ? k_gdb_no_deadline
+                                          : std::chrono::seconds(m_scenario.timeout));
     try {
       execute();
     } catch (const FatalError& e) {
@@ -84,6 +107,8 @@ private:
     request.modules = m_scenario.modules;
     request.files = m_scenario.files;
     request.artifacts = m_options.artifacts;
+    request.trace = trace_patterns(m_scenario.trace, m_options.trace);
+    request.gdb_port = m_options.gdb ? pick_free_tcp_port().take() : 0;
     auto guest = prepare_guest(m_lab, request, m_options.progress);
     if (!guest) {
       if (guest.error().code != ExitCode::failed)
@@ -91,13 +116,13 @@ private:
       fail(guest.error().message);
       return;
     }
-    boot_and_drive(guest->config);
+    boot_and_drive(*guest);
     judge_after_exit();
   }
 
-  void boot_and_drive(const GuestSession::Config& config) {
+  void boot_and_drive(const PreparedGuest& guest) {
     progress("booting");
-    auto session = GuestSession::start(config);
+    auto session = GuestSession::start(guest.config);
     if (!session)
       throw FatalError(session.error());
     m_session = std::move(*session);
@@ -121,6 +146,13 @@ private:
         if (line.find(m.name) != std::string::npos)
           related += "  | " + line + "\n";
       fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
+    }
+    if (auto gdb = modules_ok && m_options.gdb ? attach_gdb(*m_session, guest, m_options.artifacts,
+                                                            m_options.gdb_wait)
+                                               : ok_status();
+        !gdb) {
+      fail(gdb.error().message);
+      modules_ok = false;
     }
     if (modules_ok)
       run_steps();
@@ -147,13 +179,22 @@ private:
                        "lines:\n{}",
                        m_lab.profile.boot_timeout, console));
       break;
-    case O::qemu_exited:
-      fail(fmt::format("QEMU exited during boot ({}); last console lines:\n{}{}",
-                       m_session->vm().exit_status().value_or(ExitStatus{}).describe(), console,
-                       m_session->vm().qemu_stderr().empty()
-                           ? ""
-                           : "QEMU stderr:\n" + m_session->vm().qemu_stderr()));
+    case O::qemu_exited: {
+      QemuVm& vm = m_session->vm();
+      auto status = vm.exit_status().value_or(ExitStatus{});
+      // QEMU that fails before the guest printed a thing could not run it at all (a kernel
+      // it cannot load, a file it cannot open): the environment, not the scenario.
+      if (vm.console_bytes() == 0 && !status.success()) {
+        error(ExitCode::environment,
+              fmt::format("QEMU could not start the guest ({}): {}", status.describe(),
+                          vm.qemu_stderr().empty() ? "no output on stderr" : vm.qemu_stderr()));
+        break;
+      }
+      fail(fmt::format("{} during boot; last console lines:\n{}{}", qemu_exit_reason(vm),
+                       console,
+                       vm.qemu_stderr().empty() ? "" : "QEMU stderr:\n" + vm.qemu_stderr()));
       break;
+    }
     case O::interrupted:
       error(ExitCode::interrupted, "interrupted during boot");
       break;
@@ -171,8 +212,9 @@ private:
       progress(fmt::format("step {}/{}: {}", index, m_scenario.steps.size(), first_line(step.run)));
       m_session->set_phase(label);
       size_t faults_before = m_session->faults().size();
-      auto deadline = std::min(m_deadline, Clock::now() + std::chrono::seconds(step.timeout) +
-                                               k_step_grace);
+      auto deadline = m_options.gdb ? m_deadline
+                                     : std::min(m_deadline, Clock::now() + k_step_grace +
+                                                                std::chrono::seconds(step.timeout));
       auto result = m_session->run(step.run, step.timeout, deadline, m_deadline);
 
       StepReport report;
@@ -204,11 +246,8 @@ private:
         error(ExitCode::interrupted, "interrupted during " + label);
         stop = true;
       } else {
-        std::string why = result.outcome == O::qemu_exited
-                              ? fmt::format("QEMU exited ({})", m_session->vm().exit_status()
-                                                                    .value_or(ExitStatus{})
-                                                                    .describe())
-                              : result.error;
+        std::string why = result.outcome == O::qemu_exited ? qemu_exit_reason(m_session->vm())
+                                                            : result.error;
         report.failures.push_back(fmt::format("{} while the step ran; last console lines:\n{}",
                                               why,
                                               join_lines(m_session->vm().recent_console(), 15)));
@@ -245,6 +284,11 @@ private:
     // The report lists each fault with its phase and trace; these say why it fails.
     for (auto& msg : judge_faults(m_scenario.expect, observed))
       fail(msg);
+    if (m_session->faults_dropped() > 0)
+      fail(fmt::format("more kernel fault reports followed the first {}; labctl did not keep "
+                       "them (see console.log)",
+                       GuestSession::k_max_faults));
+    judge_console(m_session->vm());
 
     const std::string& kernel_log = m_session->kernel_log();
     (void)write_file_atomic(m_options.artifacts / "kernel.log", kernel_log);
@@ -255,7 +299,18 @@ private:
       return;
     for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
       fail(msg);
+    for (auto& msg : judge_trace_file(m_scenario.expect.trace, m_options.artifacts))
+      fail(msg);
     if (m_scenario.expect.debugcon) {
+      std::error_code ec;
+      auto size = fs::file_size(m_options.artifacts / "debugcon.txt", ec);
+      if (!ec && size > k_max_debugcon_compare) {
+        fail(fmt::format("debugcon.txt holds {} MiB, more than the {} MiB labctl compares with "
+                         "{}",
+                         size >> 20, k_max_debugcon_compare >> 20,
+                         m_scenario.expect.debugcon->label));
+        return;
+      }
       auto actual = read_file(m_options.artifacts / "debugcon.txt");
       std::string got = actual ? *actual : "";
       auto cmp = compare_debugcon(m_scenario.expect.debugcon->bytes, got,
@@ -267,6 +322,18 @@ private:
                          m_scenario.expect.debugcon->label, cmp.first_difference));
       }
     }
+  }
+
+  // The console's own limits: console.log stores at most QemuVm::k_max_console_log bytes.
+  void judge_console(QemuVm& vm) {
+    if (!vm.console_log_error().empty())
+      fail(fmt::format("console.log could not be written ({}); the console record is incomplete",
+                       vm.console_log_error()));
+    if (vm.console_bytes() > QemuVm::k_max_console_log)
+      fail(fmt::format("the console printed {} MiB, more than the {} MiB labctl keeps (a printk "
+                       "flood?); console.log holds the first {} MiB",
+                       vm.console_bytes() >> 20, QemuVm::k_max_console_log >> 20,
+                       QemuVm::k_max_console_log >> 20));
   }
 
   void write_artifacts() {

@@ -105,6 +105,35 @@ private:
   int m_line = 1;
 };
 
+// Deeper documents are refused before parsing: the line scanner recurses once per level
+// and keeps a pointer per value, so depth would cost stack and quadratic memory.
+constexpr int k_max_depth = 64;
+
+// The line on which nesting first goes deeper than k_max_depth, or 0.
+int too_deep_at(const std::string& text) {
+  int depth = 0, line = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n')
+      ++line;
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > k_max_depth)
+        return line;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
 } // namespace
 
 Result<JsonDocument> JsonDocument::load(const std::filesystem::path& path) {
@@ -117,6 +146,9 @@ Result<JsonDocument> JsonDocument::load(const std::filesystem::path& path) {
 Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string name) {
   JsonDocument doc;
   doc.m_name = std::move(name);
+  if (int line = too_deep_at(text))
+    return bad_input(fmt::format("{}:{}: invalid JSON: nested deeper than {} levels", doc.m_name,
+                                 line, k_max_depth));
   try {
     doc.m_root = Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -129,6 +161,12 @@ Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string na
     auto colon = what.find(": ", what.find("parse error"));
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
     return bad_input(fmt::format("{}:{}:{}: invalid JSON: {}", doc.m_name, line, column, reason));
+  } catch (const Json::exception& e) {
+    // Not a syntax error but a value nlohmann cannot hold, e.g. a number like 1e999.
+    std::string what = e.what();
+    auto bracket = what.find("] ");
+    return bad_input(fmt::format("{}: invalid JSON: {}", doc.m_name,
+                                 bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
   LineScanner(text, doc.m_lines).run();
   return doc;

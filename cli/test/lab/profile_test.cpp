@@ -3,6 +3,7 @@
 #include "lab/data_dir.h"
 #include "test_support.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace labctl {
@@ -88,6 +89,18 @@ TEST(Profile, NamesResolveInConfigsDir) {
   EXPECT_EQ(profile_path("default", "/c"), "/c/default.json");
   EXPECT_EQ(profile_path("./mine.json", "/c"), "./mine.json");
   EXPECT_EQ(profile_path("x/y", "/c"), "x/y");
+}
+
+TEST(Profile, MemorySizeOfAnyLengthIsCheckedWithoutRecursion) {
+  // std::regex used to overflow the stack on a long string of digits.
+  for (std::string memory : {std::string(1000000, '1'), std::string("12X"), std::string("")}) {
+    auto p = parse_profile(R"({"memory": ")" + memory + R"("})", "p.json");
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().message.find("is not a size like 256M"), std::string::npos);
+  }
+  for (const char* memory : {"256M", "1G", "4096", "512K"})
+    EXPECT_TRUE(parse_profile(fmt::format(R"({{"memory": "{}"}})", memory), "p.json").ok())
+        << memory;
 }
 
 } // namespace

@@ -73,6 +73,19 @@ TEST(QemuCommand, GdbStubBindsLoopbackOnly) {
   EXPECT_NE(std::find(argv.begin(), argv.end(), "-S"), argv.end());
 }
 
+TEST(QemuCommand, EachTracePatternIsOneOptionAndTheFileIsNamedOnce) {
+  auto l = sample();
+  l.trace = "memory_region_ops_write,pci_*";
+  l.trace_file = "/art/trace.log";
+  auto argv = qemu_argv(l);
+  EXPECT_TRUE(has_pair(argv, "-trace", "enable=memory_region_ops_write,file=/art/trace.log"));
+  EXPECT_TRUE(has_pair(argv, "-trace", "enable=pci_*"));
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "-trace"), 2);
+  l.trace.clear();
+  auto none = qemu_argv(l);
+  EXPECT_EQ(std::find(none.begin(), none.end(), "-trace"), none.end());
+}
+
 TEST(QemuCommand, CmdlineCarriesNonceThenProfile) {
   Profile p;
   p.cmdline = "quiet loglevel=3";

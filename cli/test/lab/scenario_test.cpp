@@ -154,7 +154,7 @@ TEST_F(ScenarioLoad, ExpectedFaults) {
 TEST_F(ScenarioLoad, UnknownTopLevelKey) {
   expect_error_containing("{\n  \"timeout\": 5,\n  \"stpes\": []\n}\n", 3,
                           "key 'stpes': unknown key (known keys: version, description, modules, "
-                          "files, timeout, steps, expect)");
+                          "files, timeout, steps, trace, expect)");
 }
 
 TEST_F(ScenarioLoad, UnknownStepKey) {

@@ -1,0 +1,64 @@
+#include "cmd/commands.h"
+
+#include "lab/scenario.h"
+#include "lab/trace_check.h"
+#include "run/lab_setup.h"
+#include "run/shell_session.h"
+#include "util/fs.h"
+#include "util/tcp_port.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <ctime>
+#include <unistd.h>
+
+namespace labctl {
+
+namespace {
+
+fs::path default_shell_artifacts() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  return cache_root() / "shells" / fmt::format("{:%Y%m%d-%H%M%S}-{}", tm, ::getpid());
+}
+
+ScenarioModule module_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw FatalError(bad_input(fmt::format("--module {}: no such folder", dir)));
+  if (!fs::exists(fs::path(dir) / "Kbuild", ec) && !fs::exists(fs::path(dir) / "Makefile", ec))
+    throw FatalError(bad_input(fmt::format(
+        "--module {}: no Kbuild or Makefile, so it is not a kernel module folder", dir)));
+  return {dir, ""};
+}
+
+} // namespace
+
+int command_shell(const GlobalOptions& global, const ShellOptions& options) {
+  if (options.trace == "help")
+    return command_trace_help(global);
+  ShellRequest request;
+  std::vector<std::string> scenario_trace;
+  if (!options.scenario.empty()) {
+    Scenario s = load_scenario(options.scenario).take();
+    request.guest.modules = s.modules;
+    request.guest.files = s.files;
+    scenario_trace = s.trace;
+  }
+  for (const auto& dir : options.modules)
+    request.guest.modules.push_back(module_folder(dir));
+  request.guest.trace = trace_patterns(scenario_trace, options.trace);
+  request.guest.artifacts =
+      options.artifacts.empty() ? default_shell_artifacts() : fs::path(options.artifacts);
+  if (options.gdb || options.gdb_wait)
+    request.guest.gdb_port = pick_free_tcp_port().take();
+  request.gdb_wait = options.gdb_wait;
+
+  Profile profile = load_selected_profile(global);
+  LabSetup lab = prepare_lab(profile).take();
+  return run_shell_session(lab, request);
+}
+
+} // namespace labctl

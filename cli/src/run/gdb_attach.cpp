@@ -1,0 +1,92 @@
+#include "run/gdb_attach.h"
+
+#include "lab/gdb_script.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace labctl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often labctl asks QEMU whether gdb has resumed the halted guest.
+constexpr auto k_resume_poll = std::chrono::milliseconds(250);
+
+// One line on stderr, clearing a progress line that may be drawn there.
+void tell(const std::string& line) {
+  std::fprintf(stderr, "%s%s\n", ::isatty(STDERR_FILENO) ? "\r\033[K" : "", line.c_str());
+  std::fflush(stderr);
+}
+
+} // namespace
+
+Result<bool> guest_running(QemuVm& vm) {
+  std::string reply;
+  if (!vm.qmp(R"({"execute":"query-status"})", &reply))
+    return failure("QEMU did not answer query-status on QMP: " + reply);
+  auto json = nlohmann::json::parse(reply, nullptr, false);
+  return json.is_object() && json["return"].is_object() && json["return"].value("running", false);
+}
+
+Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::path& artifacts,
+                  bool wait) {
+  int port = guest.config.launch.gdb_port;
+  std::vector<std::string> names;
+  for (const auto& m : guest.modules)
+    names.push_back(kernel_module_name(m.name));
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
+  if (!names.empty()) {
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    auto step = session.run(module_sections_command(names), 30, deadline, deadline);
+    if (step.outcome != GuestSession::Outcome::ok || step.output.exit_code != 0)
+      return failure(fmt::format("gdb: could not read the module section addresses from "
+                                 "/sys/module ({}){}",
+                                 GuestSession::describe(step.outcome),
+                                 step.output.err.empty() ? "" : ": " + step.output.err));
+    sections = parse_module_sections(step.output.out);
+  }
+  std::vector<LoadedModule> loaded;
+  for (const auto& m : guest.modules) {
+    std::string name = kernel_module_name(m.name);
+    if (sections[name].empty())
+      return failure(fmt::format("gdb: /sys/module/{}/sections/ lists no sections", name));
+    loaded.push_back({name, m.ko, sections[name]});
+  }
+  fs::path script = artifacts / "gdb.script";
+  if (auto s = write_file_atomic(script, gdb_script(port, loaded)); !s)
+    return s.error();
+
+  if (!wait) {
+    tell(fmt::format("gdb stub on 127.0.0.1:{}; attach with: gdb -x {}", port, script.string()));
+    return ok_status();
+  }
+  if (!session.vm().qmp(R"({"execute":"stop"})"))
+    return failure("gdb: QEMU did not halt the guest (QMP stop failed)");
+  tell(fmt::format("guest halted for gdb; attach with: gdb -x {}   ('continue' resumes it)",
+                   script.string()));
+  for (;;) {
+    // Keep the console moving while the user takes their time in gdb.
+    switch (session.vm().pump(nullptr, Clock::now() + k_resume_poll)) {
+    case QemuVm::Event::interrupted:
+      return Error{ExitCode::interrupted, "interrupted while waiting for gdb"};
+    case QemuVm::Event::qemu_exited:
+      return failure("QEMU exited while waiting for gdb");
+    default:
+      break;
+    }
+    auto running = guest_running(session.vm());
+    if (!running)
+      return running.error();
+    if (*running)
+      return ok_status();
+  }
+}
+
+} // namespace labctl
