@@ -36,7 +36,7 @@ protected:
                   env, std::chrono::seconds(120));
   }
   void TearDown() override {
-    EXPECT_EQ(qemu_processes_using(dir.path().string()), 0);
+    EXPECT_EQ(processes_using(dir.path().string()), 0) << "a process outlived the run";
   }
 };
 

@@ -3,13 +3,15 @@
 // kbuild or a broken cache, and checks what the user sees: the exit code, a message that
 // names the cause, the artifacts kept, no process left and no temporary file left.
 #include "e2e_support.h"
+#include "util/json_document.h"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <ostream>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <ostream>
 #include <poll.h>
 #include <pty.h>
 #include <sys/ioctl.h>
@@ -126,9 +128,9 @@ protected:
                              ? R"("kernel": {"image": "bzImage", "build": "kbuild"}, )"
                              : "";
     std::string boot = extra.find("\"boot\"") == std::string::npos ? R"("boot": "bzimage", )" : "";
-    EXPECT_TRUE(write_file_atomic(p, fmt::format(R"({{{}{}{}"accel": "tcg", "boot_timeout": {}{}}})",
-                                                 qemu, kernel, boot, boot_timeout,
-                                                 extra.empty() ? "" : ", " + extra))
+    EXPECT_TRUE(write_file_atomic(
+                    p, fmt::format(R"({{{}{}{}"accel": "tcg", "boot_timeout": {}{}}})", qemu,
+                                   kernel, boot, boot_timeout, extra.empty() ? "" : ", " + extra))
                     .ok());
     return p;
   }
@@ -210,10 +212,10 @@ TEST_F(Faults, KernelImageQemuCannotLoadIsEnvironmentError) {
   // The real QEMU, handed a file that is not a kernel: it fails before the guest runs.
   auto r = run("ok", k_one_step, {}, R"("qemu": "qemu-system-x86_64")");
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
-  EXPECT_NE(r.out.find("QEMU could not start the guest (exit code 1)"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("QEMU could not start the guest (exit code 1)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("linux kernel too old to load a ram disk"), std::string::npos)
-      << "QEMU's own words\n" << r.out;
+      << "QEMU's own words\n"
+      << r.out;
   EXPECT_TRUE(kept("qemu.cmdline"));
 }
 
@@ -272,9 +274,10 @@ TEST_F(Faults, WarningInAStepFailsTheScenarioThoughTheStepPassed) {
 }
 
 TEST_F(Faults, ExpectedWarningPasses) {
-  auto r = run("fault_step",
-               R"({"steps": [{"run": "echo hi", "stdout": "hi"}], "expect": {"faults": ["warning"]}})",
-               {{"FAKE_QEMU_OOPS", (tests_dir() / "data/console/warning.log").string()}});
+  auto r =
+      run("fault_step",
+          R"({"steps": [{"run": "echo hi", "stdout": "hi"}], "expect": {"faults": ["warning"]}})",
+          {{"FAKE_QEMU_OOPS", (tests_dir() / "data/console/warning.log").string()}});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
@@ -309,8 +312,9 @@ TEST_F(Faults, PrintkFloodDuringAStepLeavesItsAnswerExact) {
 
 TEST_F(Faults, TenMebibytesOfOutputComeBackExactly) {
   std::string ten_mib(10 << 20, 'x');
-  auto r = run("ok", R"({"steps": [{"run": "head -c 10485760 /dev/zero | tr '\\0' x", "stdout": ")" +
-                         ten_mib + R"("}]})");
+  auto r =
+      run("ok", R"({"steps": [{"run": "head -c 10485760 /dev/zero | tr '\\0' x", "stdout": ")" +
+                    ten_mib + R"("}]})");
   EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 2000) << r.err;
 }
 
@@ -333,7 +337,8 @@ TEST_F(Faults, StepKilledBySignalIsReportedAsThatSignal) {
 // debugcon
 
 TEST_F(Faults, TenMebibytesOnDebugconAreComparedWithABoundedDiff) {
-  auto r = run("ok", R"({"steps": [{"run": "yes 0123456789abcdef | head -c 10485760 >> \"$FAKE_DEBUGCON\""}],
+  auto r = run(
+      "ok", R"({"steps": [{"run": "yes 0123456789abcdef | head -c 10485760 >> \"$FAKE_DEBUGCON\""}],
                          "expect": {"debugcon": {"text": "hello\n"}}})");
   EXPECT_EQ(r.exit_code, 1) << r.out.substr(0, 4000) << r.err;
   EXPECT_NE(r.out.find("debugcon output differs from"), std::string::npos) << r.out.substr(0, 4000);
@@ -343,6 +348,31 @@ TEST_F(Faults, TenMebibytesOnDebugconAreComparedWithABoundedDiff) {
   EXPECT_EQ(fs::file_size(out("debugcon.txt"), ec), 10u << 20);
 }
 
+TEST_F(Faults, DebugconBeyondWhatLabctlComparesFailsNamingTheLimit) {
+  auto r = run("ok", R"({"steps": [{"run": "head -c 68157440 /dev/zero >> \"$FAKE_DEBUGCON\""}],
+                         "expect": {"debugcon": {"text": "hello\n"}}})");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("debugcon.txt holds 65 MiB, more than the 64 MiB labctl compares"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(Faults, FaultStormKeepsTheFirstReportsAndSaysMoreFollowed) {
+  std::string storm;
+  for (int i = 0; i < 100; ++i)
+    storm += fmt::format("[    1.{:06}] WARNING: CPU: 0 PID: 1 at x.c:{} f+0x0/0x10\r\n"
+                         "[    1.{:06}] ---[ end trace 0000000000000000 ]---\r\n",
+                         i, i, i);
+  ASSERT_TRUE(write_file_atomic(dir.path() / "storm.log", storm).ok());
+  auto r = run("fault_step", k_one_step, {{"FAKE_QEMU_OOPS", (dir.path() / "storm.log").string()}});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("more kernel fault reports followed the first 64"), std::string::npos)
+      << r.out;
+  auto result = read_file(out("result.json"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(Json::parse(*result)["scenarios"][0]["faults"].size(), 64u);
+}
+
 // Signals
 
 struct SignalCase {
@@ -350,7 +380,9 @@ struct SignalCase {
   const char* mode;
   const char* marker; // the fake QEMU's marker to wait for
 };
-void PrintTo(const SignalCase& c, std::ostream* os) { *os << sigabbrev_np(c.signal) << " " << c.mode; }
+void PrintTo(const SignalCase& c, std::ostream* os) {
+  *os << sigabbrev_np(c.signal) << " " << c.mode;
+}
 
 class FaultsSignal : public Faults, public ::testing::WithParamInterface<SignalCase> {};
 
@@ -370,14 +402,16 @@ TEST_P(FaultsSignal, InterruptsWithExit130KeepsArtifactsAndLeavesNoQemu) {
   EXPECT_NE(result->find("\"exit_code\": 130"), std::string::npos) << *result;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    MidStepAndMidBoot, FaultsSignal,
-    ::testing::Values(SignalCase{SIGTERM, "hang_step", "step"}, SignalCase{SIGHUP, "hang_step", "step"},
-                      SignalCase{SIGINT, "hang_step", "step"}, SignalCase{SIGTERM, "hang_boot", "booting"},
-                      SignalCase{SIGHUP, "hang_boot", "booting"}),
-    [](const auto& info) {
-      return fmt::format("{}_{}", sigabbrev_np(info.param.signal), info.param.mode);
-    });
+INSTANTIATE_TEST_SUITE_P(MidStepAndMidBoot, FaultsSignal,
+                         ::testing::Values(SignalCase{SIGTERM, "hang_step", "step"},
+                                           SignalCase{SIGHUP, "hang_step", "step"},
+                                           SignalCase{SIGINT, "hang_step", "step"},
+                                           SignalCase{SIGTERM, "hang_boot", "booting"},
+                                           SignalCase{SIGHUP, "hang_boot", "booting"}),
+                         [](const auto& info) {
+                           return fmt::format("{}_{}", sigabbrev_np(info.param.signal),
+                                              info.param.mode);
+                         });
 
 TEST_F(Faults, SigtermTearsDownEvenAQemuThatIgnoresQuitAndSigterm) {
   auto lab = start("hang_step", k_hanging_step, {{"FAKE_QEMU_STUBBORN", "1"}});
@@ -451,8 +485,12 @@ TEST_F(Faults, SigtermOnATerminalLeavesItAsItWas) {
 // Memory
 
 TEST_F(Faults, ConsoleFloodKeepsMemoryBoundedAndFailsAtTheDocumentedLimit) {
+  // Under ASan, freed memory waits in a quarantine (256 MiB by default) before it is
+  // reused; a small one makes the peak show what labctl holds, not what ASan delays.
+  const char* asan = std::getenv("ASAN_OPTIONS");
   auto lab = start("flood_step", R"({"steps": [{"run": "echo hi", "stdout": "hi"}]})",
-                   {{"FAKE_QEMU_FLOOD_MIB", "200"}});
+                   {{"FAKE_QEMU_FLOOD_MIB", "200"},
+                    {"ASAN_OPTIONS", std::string(asan ? asan : "") + ":quarantine_size_mb=1"}});
   long peak = 0;
   while (lab->running()) {
     peak = std::max(peak, peak_rss_kib(lab->pid()));
@@ -479,7 +517,9 @@ struct BadInput {
   const char* json;
   const char* fragment;
 };
-void PrintTo(const BadInput& c, std::ostream* os) { *os << c.json; }
+void PrintTo(const BadInput& c, std::ostream* os) {
+  *os << c.json;
+}
 
 class FaultsBadInput : public Faults, public ::testing::WithParamInterface<BadInput> {};
 
@@ -498,9 +538,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadInput{"MalformedJson", R"({"steps": [})", "s.json:1:12: invalid JSON"},
         BadInput{"NumberOutOfRange", R"({"timeout": 1e999})", "invalid JSON: number overflow"},
-        BadInput{"NestedTooDeep", R"({"steps": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
-                 "nested deeper than 64 levels"},
-        BadInput{"WrongType", R"({"steps": [{"run": 5}]})", "key 'run': expected a string, got number"},
+        BadInput{
+            "NestedTooDeep",
+            R"({"steps": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+            "nested deeper than 64 levels"},
+        BadInput{"WrongType", R"({"steps": [{"run": 5}]})",
+                 "key 'run': expected a string, got number"},
         BadInput{"UnknownKey", R"({"stpes": []})", "key 'stpes': unknown key"},
         BadInput{"MissingModuleFolder", R"({"modules": ["nope"]})", "module folder"},
         BadInput{"MissingHostFile", R"({"files": {"/x": "nope"}})", "source for '/x' not found"},
@@ -523,13 +566,13 @@ TEST_F(Faults, ScenarioNamedDotDotStaysInsideTheArtifactsRoot) {
 constexpr const char* k_auto_kernel = R"("kernel": "auto", "boot": "auto")";
 
 TEST_F(Faults, ModuleThatDoesNotCompileFailsBeforeBooting) {
-  auto r = run("ok", fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "true"}}]}})",
-                                 (tests_dir() / "kmod/broken").string()),
+  auto r = run("ok",
+               fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "true"}}]}})",
+                           (tests_dir() / "kmod/broken").string()),
                {}, R"("kernel": "auto")");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("did not compile"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find((tests_dir() / "kmod/broken/broken.c").string() + ":12:"),
-            std::string::npos)
+  EXPECT_NE(r.out.find((tests_dir() / "kmod/broken/broken.c").string() + ":12:"), std::string::npos)
       << r.out;
   EXPECT_FALSE(kept("console.log")) << "QEMU was started";
 }
@@ -546,14 +589,17 @@ TEST_F(Faults, ModuleThatFailsToLoadShowsInsmodsWords) {
 }
 
 TEST_F(Faults, TwoRunsInParallelShareAFreshCache) {
-  auto json = fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "echo hi", "stdout": "hi"}}]}})",
-                          (source_dir() / "kmod/debugcon").string());
+  auto json =
+      fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "echo hi", "stdout": "hi"}}]}})",
+                  (source_dir() / "kmod/debugcon").string());
   auto profile_file = profile(k_auto_kernel);
   auto scenario_file = scenario(json);
   std::vector<std::unique_ptr<Background>> runs;
   for (const char* name : {"one", "two"}) {
-    std::vector<std::string> args = {LABCTL_BINARY, "--profile", profile_file.string(),   "run",
-                                     "--artifacts", (artifacts / name).string(), scenario_file.string()};
+    std::vector<std::string> args = {LABCTL_BINARY,         "--profile",
+                                     profile_file.string(), "run",
+                                     "--artifacts",         (artifacts / name).string(),
+                                     scenario_file.string()};
     auto child = spawn({.argv = args, .cwd = source_dir(), .env = env("ok")});
     ASSERT_TRUE(child.ok());
     runs.push_back(std::make_unique<Background>(std::move(*child)));
@@ -573,8 +619,9 @@ TEST_F(Faults, TwoRunsInParallelShareAFreshCache) {
 }
 
 TEST_F(Faults, TruncatedCacheEntriesAreDetectedAndRebuilt) {
-  auto json = fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "echo hi", "stdout": "hi"}}]}})",
-                          (source_dir() / "kmod/debugcon").string());
+  auto json =
+      fmt::format(R"({{"modules": ["{}"], "steps": [{{"run": "echo hi", "stdout": "hi"}}]}})",
+                  (source_dir() / "kmod/debugcon").string());
   auto first = run("ok", json, {}, k_auto_kernel);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   auto cached = [&](const std::string& extension) {
@@ -586,8 +633,8 @@ TEST_F(Faults, TruncatedCacheEntriesAreDetectedAndRebuilt) {
     return found.empty() ? fs::path() : found[0];
   };
   auto again = [&] {
-    return labctl({"-v", "--profile", (dir.path() / "profile.json").string(), "run",
-                   "--artifacts", artifacts.string(), (dir.path() / "s.json").string()},
+    return labctl({"-v", "--profile", (dir.path() / "profile.json").string(), "run", "--artifacts",
+                   artifacts.string(), (dir.path() / "s.json").string()},
                   env("ok"), 600s);
   };
   // The initrd and the extracted kernel, cut in half, are made again byte for byte.
@@ -607,8 +654,7 @@ TEST_F(Faults, TruncatedCacheEntriesAreDetectedAndRebuilt) {
   fs::resize_file(ko, ko_size / 2);
   auto third = again();
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
-  EXPECT_NE(third.err.find("truncated or changed; building again"), std::string::npos)
-      << third.err;
+  EXPECT_NE(third.err.find("truncated or changed; building again"), std::string::npos) << third.err;
   EXPECT_NE(third.err.find("spawn: make"), std::string::npos) << third.err;
   EXPECT_GT(fs::file_size(ko), ko_size / 2) << "not rebuilt";
 }

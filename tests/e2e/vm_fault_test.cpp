@@ -18,8 +18,8 @@ protected:
 };
 
 TEST_F(VmFaults, ExpectedWarningAndBugAreFoundAndTheRunPasses) {
-  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
-                   "tests/scenarios/faults-expected.json"});
+  auto r = labctl(
+      {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/faults-expected.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto result = read_file(artifacts.path() / "faults-expected" / "result.json");
   ASSERT_TRUE(result.ok());

@@ -57,8 +57,8 @@ bool valid_path(std::string_view p) {
   if (p.empty() || p.front() != '/' || p == "/" || p.back() == '/')
     return false;
   return p.find("//") == std::string_view::npos && p.find("/./") == std::string_view::npos &&
-         p.find("/../") == std::string_view::npos && !p.ends_with("/.") &&
-         !p.ends_with("/..") && p.find('\0') == std::string_view::npos;
+         p.find("/../") == std::string_view::npos && !p.ends_with("/.") && !p.ends_with("/..") &&
+         p.find('\0') == std::string_view::npos;
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -68,7 +69,10 @@ struct ChildSetup : bp::extend::handler {
   bool group = false;
   bool die_with_parent = false;
   pid_t parent = 0;
-  template <typename Exec> void on_exec_setup(Exec&) const {
+  char** env = nullptr; // the environment to exec with; null: the inherited one
+  template <typename Exec> void on_exec_setup(Exec& exec) const {
+    if (env)
+      exec.env = env;
     if (group)
       ::setpgid(0, 0);
     if (die_with_parent) {
@@ -85,6 +89,23 @@ struct ChildSetup : bp::extend::handler {
     std::signal(SIGHUP, SIG_DFL);
   }
 };
+
+// The inherited environment with `overrides` set, as "KEY=value" strings. Built by hand:
+// Boost.Process's environment lookup reads past the end of shorter entries (ASan finds it).
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view key = entry.substr(0, entry.find('='));
+    if (std::none_of(overrides.begin(), overrides.end(),
+                     [&](const auto& o) { return o.first == key; }))
+      out.emplace_back(entry);
+  }
+  for (const auto& [key, value] : overrides)
+    out.push_back(key + "=" + value);
+  return out;
+}
 
 } // namespace
 
@@ -112,15 +133,21 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
   if (spec.err == Stream::pipe && !spec.merge_stderr)
     err.make();
 
-  bp::environment env = boost::this_process::environment();
-  for (const auto& [key, value] : spec.env)
-    env[key] = value;
+  std::vector<std::string> env_strings;
+  std::vector<char*> envp;
+  if (!spec.env.empty()) {
+    env_strings = child_environment(spec.env);
+    for (auto& entry : env_strings)
+      envp.push_back(entry.data());
+    envp.push_back(nullptr);
+  }
 
   std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
   ChildSetup setup;
   setup.group = spec.own_process_group;
   setup.die_with_parent = spec.die_with_parent;
   setup.parent = ::getpid();
+  setup.env = envp.empty() ? nullptr : envp.data();
 
 
   std::error_code ec;
@@ -149,7 +176,7 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
     auto start_dir = spec.cwd.empty() ? std::filesystem::current_path() : spec.cwd;
     child = bp::child(bp::exe = exe.string(), bp::args = args, bp::std_in < fin,
                       bp::std_out > fout, bp::std_err > ferr, bp::start_dir = start_dir.string(),
-                      env, setup, ec);
+                      setup, ec);
     std::fclose(fin);
     std::fclose(fout);
     std::fclose(ferr);
