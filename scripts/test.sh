@@ -2,7 +2,7 @@
 # Fresh machine to green: install dependencies, then three builds and their tests.
 #
 #   build/       RelWithDebInfo: unit, fuzz-corpus replay, end-to-end (VM and VM-less)
-#   build-asan/  ASan + UBSan: unit, replay and the VM-less end-to-end tests (e2e-novm)
+#   build-asan/  ASan + UBSan (Debug): unit, replay and the VM-less end-to-end tests (e2e-novm)
 #   build-fuzz/  clang + libFuzzer: each fuzz target for LABCTL_FUZZ_SECONDS (default 30)
 #
 # Everything the tests create goes under one fresh TMPDIR; at the end the suite checks
@@ -37,8 +37,9 @@ LABCTL_BUILD_DIR="$root/build" scripts/build.sh
 stage "tests: unit, replay, e2e"
 (cd "$root/build" && ctest --output-on-failure --timeout 900 -j "$jobs")
 
+# Debug (-O0): instrumented -O2 compiles three times slower, and these tests wait on I/O.
 stage "build: ASan + UBSan"
-LABCTL_BUILD_DIR="$root/build-asan" scripts/build.sh -DLABCTL_SANITIZE=ON
+LABCTL_BUILD_DIR="$root/build-asan" scripts/build.sh -DLABCTL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 stage "tests under ASan + UBSan: unit, replay, e2e-novm"
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

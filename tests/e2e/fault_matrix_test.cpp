@@ -551,6 +551,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "must not contain .."},
         BadInput{"GuestPathBelowASymlink", R"({"files": {"/bin/sh/x": "host-file"}})",
                  "/bin/sh is a symlink, not a directory"},
+        BadInput{"CpioTrailerAsGuestPath", R"({"files": {"/TRAILER!!!": "host-file"}})",
+                 "the archive name TRAILER!!! marks the end of a cpio archive"},
         BadInput{"HostSymlinkToAFolder", R"({"files": {"/x": "/etc"}})", "is not a file"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -54,7 +54,8 @@ std::vector<std::string> read_back(const std::string& archive_bytes) {
 }
 
 bool valid_path(std::string_view p) {
-  if (p.empty() || p.front() != '/' || p == "/" || p.back() == '/')
+  if (p.empty() || p.front() != '/' || p == "/" || p.back() == '/' || p == "/TRAILER!!!" ||
+      p.starts_with("/TRAILER!!!/"))
     return false;
   return p.find("//") == std::string_view::npos && p.find("/./") == std::string_view::npos &&
          p.find("/../") == std::string_view::npos && !p.ends_with("/.") && !p.ends_with("/..") &&

@@ -38,6 +38,10 @@ Status validate_path(std::string_view path) {
     return invalid("the root directory itself");
   if (path.size() > k_max_path)
     return invalid(fmt::format("longer than {} bytes", k_max_path));
+  // "/TRAILER!!!" (also as the parent added for a path below it) is stored as the name
+  // that ends a newc archive: the kernel would stop there and drop every later entry.
+  if (path == "/TRAILER!!!" || path.starts_with("/TRAILER!!!/"))
+    return invalid("the archive name TRAILER!!! marks the end of a cpio archive");
   for (size_t begin = 1;;) {
     size_t end = path.find('/', begin);
     std::string_view part = path.substr(begin, end - begin);

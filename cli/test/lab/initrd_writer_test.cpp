@@ -225,5 +225,18 @@ TEST(InitrdWriter, ListingShowsSpecialBits) {
               ElementsAre("drwxr-xr-x 0 /bin", "-rwsr-xr-x 1 /bin/su", "drwxrwxrwt 0 /tmp"));
 }
 
+TEST(InitrdWriter, TrailerNameIsRefusedBecauseItWouldEndTheArchive) {
+  // Found by the initrd_writer fuzz target: "/TRAILER!!!" packed as the cpio end marker, and
+  // every entry sorted after it vanished from the guest.
+  InitrdWriter w;
+  auto s = w.add_file("/TRAILER!!!", "x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ExitCode::bad_input);
+  EXPECT_NE(s.error().message.find("end of a cpio archive"), std::string::npos) << s.error().message;
+  EXPECT_FALSE(w.add_file("/TRAILER!!!/x", "x").ok()) << "its parent would be added";
+  EXPECT_TRUE(w.add_file("/etc/TRAILER!!!", "x").ok()) << "only the top-level name is special";
+  EXPECT_EQ(w.size(), 2u); // /etc and /etc/TRAILER!!!
+}
+
 } // namespace
 } // namespace labctl
