@@ -553,7 +553,22 @@ INSTANTIATE_TEST_SUITE_P(
                  "/bin/sh is a symlink, not a directory"},
         BadInput{"CpioTrailerAsGuestPath", R"({"files": {"/TRAILER!!!": "host-file"}})",
                  "the archive name TRAILER!!! marks the end of a cpio archive"},
-        BadInput{"HostSymlinkToAFolder", R"({"files": {"/x": "/etc"}})", "is not a file"}),
+        BadInput{"HostSymlinkToAFolder", R"({"files": {"/x": "/etc"}})", "is not a file"},
+        BadInput{"DotComponentInGuestPath", R"({"files": {"/a/./b": "host-file"}})",
+                 R"(s.json:1: key 'files': invalid initrd path "/a/./b": "." component)"},
+        BadInput{"EmptyComponentInGuestPath", R"({"files": {"/a//b": "host-file"}})",
+                 R"(s.json:1: key 'files': invalid initrd path "/a//b": empty component)"},
+        BadInput{"FileReplacingInit", R"({"files": {"/init": "host-file"}})",
+                 "s.json:1: key 'files': guest path '/init' is reserved"},
+        BadInput{"FileReplacingTheAgent", R"({"files": {"/lib/labctl/agent.sh": "host-file"}})",
+                 "s.json:1: key 'files': guest path '/lib/labctl/agent.sh' is reserved"},
+        BadInput{"FileInTheAgentsRunFolder", R"({"files": {"/run/labctl/x": "host-file"}})",
+                 "s.json:1: key 'files': guest path '/run/labctl/x' is reserved"},
+        BadInput{"UnterminatedQuoteInParams",
+                 R"({"modules": [{"path": ")" LABCTL_TESTS_DIR R"(/kmod/broken", "params": "a='x"}]})",
+                 "s.json:1: key 'params': unterminated ' in module params"},
+        BadInput{"KeyGivenTwice", "{\"steps\": [{\"run\": \"true\"}],\n \"steps\": []}",
+                 "s.json:2: key 'steps' given twice (first on line 1)"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(Faults, ScenarioNamedDotDotStaysInsideTheArtifactsRoot) {

@@ -44,7 +44,25 @@ bool cached_initrd_intact(const fs::path& initrd, const fs::path& sum) {
   return false;
 }
 
+bool is_at_or_below(std::string_view guest, const ReservedGuestPath& reserved) {
+  if (guest == reserved.path)
+    return true;
+  return reserved.below && guest.size() > reserved.path.size() &&
+         guest.starts_with(reserved.path) && guest[reserved.path.size()] == '/';
+}
+
 } // namespace
+
+std::string scenario_file_path_problem(const std::string& guest) {
+  // The initrd writer owns the rules for a valid path; ask it rather than repeat them.
+  InitrdWriter probe;
+  if (auto s = probe.add_file(guest, ""); !s)
+    return s.error().message;
+  for (const auto& reserved : k_reserved_guest_paths)
+    if (is_at_or_below(guest, reserved))
+      return fmt::format("guest path '{}' is reserved ({})", guest, reserved.why);
+  return {};
+}
 
 Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path& cache_dir) {
   auto init_template = read_file(spec.initrd_dir / "init.sh");
@@ -92,9 +110,13 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
       return bytes.error();
     check(writer.add_file("/lib/modules/kernel/" + module_name(m) + ".ko", std::move(*bytes), 0644));
   }
-  // Scenario files keep their host permission bits (a script stays executable).
-  for (const auto& [guest, host] : spec.files)
+  // Scenario files keep their host permission bits (a script stays executable). Scenario
+  // loading refused reserved paths already; this catches any other caller.
+  for (const auto& [guest, host] : spec.files) {
+    if (std::string problem = scenario_file_path_problem(guest); !problem.empty())
+      return bad_input(problem);
     check(writer.add_file_from_disk(guest, host));
+  }
   if (!status)
     return status.error();
 

@@ -3,9 +3,11 @@
 #include "lab/initrd_writer.h"
 #include "util/result.h"
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labctl {
@@ -28,6 +30,32 @@ struct GuestImageSpec {
   std::filesystem::path kernel_modules_dir;   // /lib/modules/V
   std::string compression = "gzip";
 };
+
+// A guest path labctl's own image relies on. A scenario's `files` entry may not be it nor,
+// when `below`, lie under it: init and the agent would be replaced, or a mount would hide
+// the file. This is the one list of them; the first entry that matches is named.
+struct ReservedGuestPath {
+  std::string_view path;
+  bool below; // everything under the path is reserved too
+  std::string_view why;
+};
+inline constexpr std::array<ReservedGuestPath, 11> k_reserved_guest_paths = {{
+    {"/init", false, "it is labctl's init, PID 1"},
+    {"/bin/busybox", false, "init and the agent run on it"},
+    {"/bin/sh", false, "it runs init and the agent"},
+    {"/lib/labctl", true, "labctl's agent and the scenario's modules live there"},
+    {"/run/labctl", true, "labctl's agent keeps its state there"},
+    {"/lib/modules/kernel", true, "the kernel modules labctl loads live there"},
+    {"/proc", true, "init mounts proc on /proc, which would hide it"},
+    {"/sys", true, "init mounts sysfs on /sys, which would hide it"},
+    {"/dev", true, "init mounts devtmpfs on /dev, which would hide it"},
+    {"/tmp", true, "init mounts a tmpfs on /tmp, which would hide it"},
+    {"/run", true, "init mounts a tmpfs on /run, which would hide it"},
+}};
+
+// Why `guest` cannot be a scenario file in the initrd (not a valid initrd path, or
+// reserved), or empty when it can.
+std::string scenario_file_path_problem(const std::string& guest);
 
 // A packed initrd in the cache and what it contains.
 struct GuestImage {

@@ -1,5 +1,7 @@
 #include "lab/scenario.h"
 
+#include "lab/guest_image.h"
+#include "lab/init_script.h"
 #include "util/fs.h"
 #include "util/json_document.h"
 #include "util/regex.h"
@@ -86,8 +88,12 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
   } else if (entry.is_object()) {
     JsonObjectReader m(doc, at);
     auto p = m.string("path");
-    if (auto params = m.string("params"))
+    if (auto params = m.string("params")) {
+      // Split now as init will, so an unterminated quote is refused with its line.
+      if (auto words = split_module_params(*params); !words)
+        m.fail("params", words.error().message);
       module.params = *params;
+    }
     m.finish();
     if (!p)
       json_fail(doc, at, fmt::format("{}: key 'path' missing (the module's folder)", where));
@@ -145,6 +151,10 @@ void read_files(JsonObjectReader& r, Scenario& s) {
     JsonPointer at = r.pointer("files") / guest;
     if (std::string problem = guest_path_problem(guest); !problem.empty())
       json_fail(doc, at, fmt::format("key 'files': guest path '{}' {}", guest, problem));
+    // "/a/./b", "/a//b", "/TRAILER!!!", "/init", "/tmp/x": refused here with the line, not
+    // when the initrd is packed.
+    if (std::string problem = scenario_file_path_problem(guest); !problem.empty())
+      json_fail(doc, at, fmt::format("key 'files': {}", problem));
     if (!host.is_string() || host.get<std::string>().empty())
       json_fail(doc, at,
                 fmt::format("key 'files': '{}' must map to a host file path, got {}", guest,

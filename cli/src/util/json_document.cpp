@@ -10,7 +10,16 @@ namespace labctl {
 
 namespace {
 
-// Walks text that nlohmann already accepted and records the line of each value.
+// A key given twice in one object: nlohmann keeps only the last value, so the first one
+// would be dropped without a word.
+struct DuplicateKey {
+  std::string key;
+  int line = 0;       // the second occurrence
+  int first_line = 0; // the first
+};
+
+// Walks text that nlohmann already accepted, records the line of each value and finds the
+// first key given twice in an object.
 class LineScanner {
 public:
   LineScanner(const std::string& text, std::map<std::string, int>& lines)
@@ -20,6 +29,8 @@ public:
     skip_space();
     value(JsonPointer());
   }
+
+  const std::optional<DuplicateKey>& duplicate() const { return m_duplicate; }
 
 private:
   void skip_space() {
@@ -55,9 +66,12 @@ private:
     if (c == '{') {
       ++m_pos;
       skip_space();
+      std::map<std::string, int> keys; // key -> line, for this object only
       while (m_pos < m_text.size() && m_text[m_pos] != '}') {
         int key_line = m_line;
         std::string key = string_token();
+        if (auto [it, fresh] = keys.emplace(key, key_line); !fresh && !m_duplicate)
+          m_duplicate = DuplicateKey{key, key_line, it->second};
         skip_space();
         ++m_pos; // ':'
         skip_space();
@@ -101,6 +115,7 @@ private:
 
   const std::string& m_text;
   std::map<std::string, int>& m_lines;
+  std::optional<DuplicateKey> m_duplicate;
   size_t m_pos = 0;
   int m_line = 1;
 };
@@ -168,7 +183,12 @@ Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string na
     return bad_input(fmt::format("{}: invalid JSON: {}", doc.m_name,
                                  bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
-  LineScanner(text, doc.m_lines).run();
+  LineScanner scanner(text, doc.m_lines);
+  scanner.run();
+  if (const auto& dup = scanner.duplicate())
+    return bad_input(fmt::format("{}:{}: key '{}' given twice (first on line {}); JSON would "
+                                 "keep only the last value",
+                                 doc.m_name, dup->line, dup->key, dup->first_line));
   return doc;
 }
 

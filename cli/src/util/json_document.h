@@ -20,7 +20,8 @@ using JsonPointer = nlohmann::json::json_pointer;
 // validation errors can say "file:line: key ...".
 class JsonDocument {
 public:
-  // Parse errors come back as bad input naming file:line:column.
+  // Parse errors come back as bad input naming file:line:column; a key given twice in one
+  // object is bad input naming the line of its second occurrence.
   static Result<JsonDocument> load(const std::filesystem::path& path);
   static Result<JsonDocument> parse(const std::string& text, std::string name);
 

@@ -103,5 +103,20 @@ TEST(Profile, MemorySizeOfAnyLengthIsCheckedWithoutRecursion) {
         << memory;
 }
 
+TEST(Profile, KeyGivenTwiceIsBadInputNamingTheSecond) {
+  auto p = parse_profile("{\n  \"memory\": \"1G\",\n  \"cpus\": 2,\n  \"memory\": \"256M\"\n}",
+                         "p.json");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_EQ(p.error().message,
+            "p.json:4: key 'memory' given twice (first on line 2); JSON would keep only the last "
+            "value");
+  auto nested = parse_profile("{\"kernel\": {\"image\": \"a\",\n \"image\": \"b\", \"build\": \"c\"}}",
+                              "k.json");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message.find("k.json:2: key 'image' given twice"), std::string::npos)
+      << nested.error().message;
+}
+
 } // namespace
 } // namespace labctl

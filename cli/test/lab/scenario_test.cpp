@@ -1,6 +1,7 @@
 #include "lab/scenario.h"
 
 #include "lab/data_dir.h"
+#include "lab/guest_image.h"
 #include "test_support.h"
 
 #include <fmt/format.h>
@@ -267,6 +268,64 @@ TEST_F(ScenarioLoad, BadFiles) {
                            path("s/files").string()));
   expect_error("{\"files\": {\n  \"/x\": 1\n}}", 2,
                "key 'files': '/x' must map to a host file path, got number");
+}
+
+TEST_F(ScenarioLoad, GuestPathsTheInitrdCannotHoldAreRefusedWithTheirLine) {
+  // These used to pass loading and fail only when the initrd was packed, without a line.
+  expect_error("{\"files\": {\n  \"/a/./b\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': invalid initrd path \"/a/./b\": \".\" component");
+  expect_error("{\"files\": {\n  \"/a//b\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': invalid initrd path \"/a//b\": empty component");
+  expect_error_containing("{\"files\": {\n  \"/TRAILER!!!\": \"files/probe.sh\"\n}}", 2,
+                          "marks the end of a cpio archive");
+}
+
+TEST_F(ScenarioLoad, FilesThatWouldReplaceWhatLabctlsInitReliesOnAreRefused) {
+  expect_error("{\"files\": {\n  \"/init\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/init' is reserved (it is labctl's init, PID 1)");
+  expect_error("{\"files\": {\n  \"/lib/labctl/agent.sh\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/lib/labctl/agent.sh' is reserved (labctl's agent and "
+               "the scenario's modules live there)");
+  expect_error("{\"files\": {\n  \"/run/labctl/agent.sh\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/run/labctl/agent.sh' is reserved (labctl's agent keeps "
+               "its state there)");
+  expect_error("{\"files\": {\n  \"/tmp/x\": \"files/probe.sh\"\n}}", 2,
+               "key 'files': guest path '/tmp/x' is reserved (init mounts a tmpfs on /tmp, which "
+               "would hide it)");
+  // Every entry of the one list is refused, at its path and (where it says so) below it.
+  for (const auto& reserved : k_reserved_guest_paths) {
+    std::string at = std::string(reserved.path);
+    expect_error_containing(fmt::format("{{\"files\": {{\n  \"{}\": \"files/probe.sh\"\n}}}}", at),
+                            2, "is reserved");
+    if (reserved.below)
+      expect_error_containing(
+          fmt::format("{{\"files\": {{\n  \"{}/x\": \"files/probe.sh\"\n}}}}", at), 2,
+          "is reserved");
+  }
+  // Near misses are ordinary paths.
+  for (const char* ok : {"/initx", "/lib/labctlx", "/runx/a", "/bin/shx", "/usr/bin/probe.sh"}) {
+    auto s = load(fmt::format(R"({{"files": {{"{}": "files/probe.sh"}}}})", ok));
+    EXPECT_TRUE(s.ok()) << ok << ": " << s.error().message;
+  }
+}
+
+TEST_F(ScenarioLoad, ModuleParamsThatDoNotSplitAreRefusedWithTheirLine) {
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": \"a='x y\"}\n]}", 3,
+               "key 'params': unterminated ' in module params \"a='x y\"");
+  expect_error_containing(
+      "{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"params\": \"a=\\\"x\"}\n]}", 2,
+      "key 'params': unterminated \"");
+  auto s = load(R"({"modules": [{"path": "../kmod/alpha", "params": "a='x y' b=2"}]})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->modules.at(0).params, "a='x y' b=2");
+}
+
+TEST_F(ScenarioLoad, KeyGivenTwiceIsRefusedNamingTheSecond) {
+  // nlohmann kept the last "steps" and dropped the first list without a word.
+  expect_error("{\n  \"steps\": [{\"run\": \"a\"}],\n  \"steps\": [{\"run\": \"b\"}]\n}", 3,
+               "key 'steps' given twice (first on line 2); JSON would keep only the last value");
+  expect_error_containing("{\"expect\": {\n  \"faults\": [],\n  \"faults\": [\"oops\"]\n}}", 3,
+                          "key 'faults' given twice");
 }
 
 TEST_F(ScenarioLoad, MissingDebugconFile) {
