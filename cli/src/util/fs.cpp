@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace labctl {
@@ -34,34 +38,230 @@ Result<std::string> read_file(const fs::path& path) {
   return data;
 }
 
+namespace {
+
+Error write_error(const fs::path& path, int err) {
+  return Error{ExitCode::environment,
+               fmt::format("cannot write {}: {}", path.string(), std::strerror(err))};
+}
+
+// Write all of `data` to `fd`; 0 or the errno of the failed write (ENOSPC for a short one).
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    if (n == 0)
+      return ENOSPC;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+// Write `data` to an open fd and close it; the error names `path`.
+Status write_and_close(int fd, const fs::path& path, std::string_view data) {
+  int err = write_all(fd, data);
+  if (::close(fd) != 0 && err == 0)
+    err = errno;
+  if (err != 0)
+    return write_error(path, err);
+  return ok_status();
+}
+
+std::atomic<unsigned> g_temp_counter{0};
+
+// Remove the entry `name` of the folder `parent` and, if it is a
+// folder, everything below it; no symlink is followed (openat with O_NOFOLLOW).
+int remove_at(int parent, const char* name) {
+  if (::unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+    return 0;
+  int unlink_err = errno;
+  if (unlink_err != EISDIR && unlink_err != EPERM)
+    return unlink_err;
+  int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOTDIR || errno == ELOOP ? unlink_err : errno;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  int err = 0;
+  while (err == 0) {
+    errno = 0;
+    dirent* entry = ::readdir(dir);
+    if (!entry) {
+      err = errno;
+      break;
+    }
+    if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0)
+      continue;
+    err = remove_at(::dirfd(dir), entry->d_name);
+  }
+  ::closedir(dir);
+  if (err == 0 && ::unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    err = errno;
+  return err;
+}
+
+// Whether the symlink chain starting at `path` passes through /proc (/dev/stdout, /dev/fd/N,
+// /proc/self/fd/N): those links name an open file, whose offset and append mode belong to
+// the shell that opened it, so it is written through, never replaced. Else the path the
+// chain ends at (it may not exist yet).
+std::optional<fs::path> resolve_links(const fs::path& path) {
+  fs::path p = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code ec;
+    fs::path dir = fs::weakly_canonical(p.parent_path().empty() ? "." : p.parent_path(), ec);
+    if (!ec)
+      p = dir / p.filename();
+    if (p.string().starts_with("/proc/"))
+      return std::nullopt;
+    struct stat st{};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+      return p;
+    fs::path target = fs::read_symlink(p, ec);
+    if (ec)
+      return p;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p; // a loop: writing it fails with ELOOP, which names the path
+}
+
+Status write_through(const fs::path& path, std::string_view data) {
+  // O_APPEND: /dev/stdout redirected to a file keeps what labctl printed before.
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return write_error(path, errno);
+  return write_and_close(fd, path, data);
+}
+
+} // namespace
+
 Status write_file_atomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  // A unique temporary name: threads and processes may write the same path at once.
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0)
-    return Error{ExitCode::environment, fmt::format("{}: {}", tmp, std::strerror(errno))};
-  ::fchmod(fd, 0644);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error{ExitCode::environment, fmt::format("{}: {}", path.string(), std::strerror(err))};
-    }
-    done += static_cast<size_t>(n);
+  // A unique temporary name (threads and processes may write the same path at once),
+  // created with O_EXCL | O_NOFOLLOW and mode 0666 so that the umask decides the mode.
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    tmp = fmt::format("{}.tmp.{}.{}", path.string(), ::getpid(), g_temp_counter++);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST)
+      break;
   }
-  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (fd < 0)
+    return write_error(path, errno);
+  if (auto s = write_and_close(fd, path, data); !s) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return Error{ExitCode::environment, fmt::format("{}: {}", path.string(), std::strerror(err))};
+    return write_error(path, err);
   }
   return ok_status();
+}
+
+Status write_new_file(const fs::path& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return write_error(path, errno);
+  return write_and_close(fd, path, data);
+}
+
+Status write_report_file(const fs::path& path, std::string_view data) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT)
+      return write_error(path, errno);
+    return write_file_atomic(path, data);
+  }
+  if (S_ISREG(st.st_mode))
+    return write_file_atomic(path, data);
+  if (S_ISDIR(st.st_mode))
+    return write_error(path, EISDIR);
+  if (!S_ISLNK(st.st_mode))
+    return write_through(path, data);
+  // A symlink: write what it points at and keep the link.
+  auto target = resolve_links(path);
+  if (!target)
+    return write_through(path, data);
+  if (::stat(target->c_str(), &st) != 0) {
+    if (errno != ENOENT)
+      return write_error(path, errno);
+    return write_file_atomic(*target, data); // a dangling link: create its target
+  }
+  if (S_ISREG(st.st_mode))
+    return write_file_atomic(*target, data);
+  if (S_ISDIR(st.st_mode))
+    return write_error(path, EISDIR);
+  return write_through(*target, data);
+}
+
+Status remove_tree(const fs::path& path) {
+  if (int err = remove_at(AT_FDCWD, path.c_str()); err != 0)
+    return Error{ExitCode::environment,
+                 fmt::format("cannot remove {}: {}", path.string(), std::strerror(err))};
+  return ok_status();
+}
+
+Status make_fresh_directory(const fs::path& path) {
+  if (auto removed = remove_tree(path); !removed)
+    return removed;
+  std::error_code ec;
+  if (!path.parent_path().empty())
+    fs::create_directories(path.parent_path(), ec);
+  // EEXIST here means another process put something there since: it is not ours.
+  if (::mkdir(path.c_str(), 0777) != 0)
+    return Error{ExitCode::environment,
+                 fmt::format("cannot create {}: {}", path.string(), std::strerror(errno))};
+  return ok_status();
+}
+
+std::optional<bool> filesystem_full(const fs::path& path) {
+  struct statvfs st{};
+  if (::statvfs(path.c_str(), &st) != 0)
+    return std::nullopt;
+  // Root may use the reserved blocks, so for root only no free block at all is full.
+  return (::geteuid() == 0 ? st.f_bfree : st.f_bavail) == 0;
+}
+
+Result<FileLock> FileLock::try_acquire(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return Error{ExitCode::environment,
+                 fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno))};
+  FileLock lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    if (err != EWOULDBLOCK)
+      return Error{ExitCode::environment,
+                   fmt::format("cannot lock {}: {}", path.string(), std::strerror(err))};
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+      holder.pop_back();
+    return Error{ExitCode::environment,
+                 fmt::format("held by {} (lock file {})",
+                             holder.empty() ? "another process" : "pid " + holder, path.string())};
+  }
+  std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
+    return Error{ExitCode::environment,
+                 fmt::format("cannot write {}: {}", path.string(), std::strerror(errno))};
+  return lock;
+}
+
+FileLock::~FileLock() {
+  if (m_fd >= 0)
+    ::close(m_fd); // closing the last descriptor releases the flock
 }
 
 fs::path cache_root() {
