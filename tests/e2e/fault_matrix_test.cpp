@@ -219,16 +219,6 @@ TEST_F(Faults, KernelImageQemuCannotLoadIsEnvironmentError) {
   EXPECT_TRUE(kept("qemu.cmdline"));
 }
 
-TEST_F(Faults, DebugconFileThatCannotBeWrittenIsEnvironmentError) {
-  // Root ignores permission bits, so the file is made impossible another way: a folder.
-  fs::create_directories(out("debugcon.txt") / "in-the-way");
-  auto r = run("ok", k_one_step, {}, R"("qemu": "qemu-system-x86_64", "kernel": "auto")");
-  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
-  std::string all = r.out + r.err;
-  EXPECT_NE(all.find(out("debugcon.txt").string()), std::string::npos) << all;
-  EXPECT_NE(all.find("Is a directory"), std::string::npos) << all;
-}
-
 // Boot
 
 TEST_F(Faults, RebootDuringBootIsNamedAsAReboot) {

@@ -2,6 +2,7 @@
 
 #include "lab/scenario.h"
 #include "run/report.h"
+#include "run/scenario_pool.h"
 #include "run/scenario_runner.h"
 #include "run/shard.h"
 #include "util/fs.h"
@@ -12,7 +13,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -47,6 +47,9 @@ private:
   bool m_enabled;
   std::mutex m_mutex;
 };
+
+// In the artifacts root; held (flock) for the whole run.
+constexpr const char* k_artifacts_lock = ".labctl-lock";
 
 fs::path default_artifacts_root() {
   std::time_t now = std::time(nullptr);
@@ -83,69 +86,78 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   bool tty = ::isatty(STDERR_FILENO) && global.verbosity != Verbosity::quiet;
   bool color = use_color() && ::isatty(STDOUT_FILENO);
   ProgressLine progress(tty);
-  std::vector<ScenarioReport> reports(scenarios.size());
-  std::vector<bool> ran(scenarios.size(), false);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
+  // One run per artifacts root at a time: two would mix their files in the same folders.
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    throw FatalError(environment_error(
+        fmt::format("cannot create artifacts folder {}: {}", root.string(), ec.message())));
+  auto root_lock = FileLock::try_acquire(root / k_artifacts_lock);
+  if (!root_lock)
+    throw FatalError(environment_error(
+        fmt::format("artifacts folder {} is in use by another labctl run: {}", root.string(),
+                    root_lock.error().message)));
 
-  auto worker = [&] {
-    for (;;) {
-      size_t i = next++;
-      if (i >= scenarios.size() || stop || interrupted())
-        return;
-      const Scenario& s = scenarios[i];
-      ScenarioRunOptions run_options;
-      run_options.artifacts = root / (scenarios.size() > 1 && std::count_if(scenarios.begin(), scenarios.end(), [&](const Scenario& o) { return o.name == s.name; }) > 1
-                                          ? fmt::format("{}-{}", s.name, i + 1)
-                                          : s.name);
-      run_options.gdb = options.gdb || options.gdb_wait;
-      run_options.gdb_wait = options.gdb_wait;
-      run_options.trace = options.trace;
-      run_options.progress = [&, i](const std::string& what) {
-        progress.show(fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
-      };
-      reports[i] = run_scenario(s, lab, run_options);
-      ran[i] = true;
-      {
-        std::lock_guard lock(progress.mutex());
-        if (tty)
-          std::fprintf(stderr, "\r\033[K");
-        std::puts(terminal_summary_line(reports[i], color).c_str());
-        if (reports[i].verdict != "passed")
-          std::fputs(failure_explanation(reports[i]).c_str(), stdout);
-        std::fflush(stdout);
-      }
-      if (reports[i].verdict != "passed" && !options.keep_going)
-        stop = true;
-    }
+  auto run_one = [&](size_t i) {
+    const Scenario& s = scenarios[i];
+    ScenarioRunOptions run_options;
+    run_options.artifacts = root / (scenarios.size() > 1 && std::count_if(scenarios.begin(), scenarios.end(), [&](const Scenario& o) { return o.name == s.name; }) > 1
+                                        ? fmt::format("{}-{}", s.name, i + 1)
+                                        : s.name);
+    run_options.gdb = options.gdb || options.gdb_wait;
+    run_options.gdb_wait = options.gdb_wait;
+    run_options.trace = options.trace;
+    run_options.progress = [&, i](const std::string& what) {
+      progress.show(fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
+    };
+    return run_scenario(s, lab, run_options);
   };
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < jobs; ++t)
-    threads.emplace_back(worker);
-  for (auto& t : threads)
-    t.join();
+  auto on_done = [&](size_t, const ScenarioReport& report) {
+    {
+      std::lock_guard lock(progress.mutex());
+      if (tty)
+        std::fprintf(stderr, "\r\033[K");
+      std::puts(terminal_summary_line(report, color).c_str());
+      if (report.verdict != "passed")
+        std::fputs(failure_explanation(report).c_str(), stdout);
+      std::fflush(stdout);
+    }
+    return report.verdict == "passed" || options.keep_going;
+  };
+  auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done);
   progress.clear();
 
   std::vector<ScenarioReport> done;
-  for (size_t i = 0; i < reports.size(); ++i)
-    if (ran[i])
-      done.push_back(reports[i]);
+  for (auto& report : reports)
+    if (report)
+      done.push_back(std::move(*report));
   size_t passed = std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == "passed"; });
   size_t skipped = scenarios.size() - done.size();
   std::printf("%zu passed, %zu failed%s\n", passed, done.size() - passed,
               skipped ? fmt::format(", {} skipped", skipped).c_str() : "");
   std::printf("artifacts: %s\n", root.c_str());
+  // Before the reports: --json /dev/stdout appends after these lines.
+  std::fflush(stdout);
 
-  if (!options.junit.empty())
-    if (auto s = write_file_atomic(options.junit, junit_xml(done)); !s)
-      spdlog::error("{}", s.error().message);
-  if (!options.json.empty())
-    if (auto s = write_file_atomic(options.json, json_report(done)); !s)
-      spdlog::error("{}", s.error().message);
+  // A report CI expects but cannot get fails the run, whatever the scenarios did.
+  bool report_failed = false;
+  auto write_report = [&](const char* option, const std::string& path, const std::string& text) {
+    if (path.empty())
+      return;
+    if (auto s = write_report_file(path, text); !s) {
+      spdlog::error("{} report not written: {}", option, s.error().message);
+      report_failed = true;
+    }
+  };
+  write_report("--junit", options.junit, junit_xml(done));
+  write_report("--json", options.json, json_report(done));
 
   if (interrupted())
     return to_int(ExitCode::interrupted);
-  return suite_exit_code(done);
+  int code = suite_exit_code(done);
+  if (report_failed && code != to_int(ExitCode::interrupted))
+    code = std::max(code, to_int(ExitCode::environment));
+  return code;
 }
 
 } // namespace labctl

@@ -59,8 +59,11 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
   if (!qmp_listener)
     return qmp_listener.error();
 
-  vm->m_console_log.reset(
-      ::open(console_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  // A new file, never one reached through a link planted at its name (labctl runs as root).
+  ::unlink(console_log.c_str());
+  vm->m_console_log.reset(::open(console_log.c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
+                                 0666));
   if (!vm->m_console_log.valid())
     return environment_error(
         fmt::format("cannot write {}: {}", console_log.string(), std::strerror(errno)));

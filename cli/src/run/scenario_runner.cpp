@@ -72,6 +72,13 @@ public:
     auto started = Clock::now();
     m_deadline = started + (m_options.gdb ? k_gdb_no_deadline
                                           : std::chrono::seconds(m_scenario.timeout));
+    // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
+    // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
+    if (auto fresh = make_fresh_directory(m_options.artifacts); !fresh) {
+      error(fresh.error().code, "artifacts: " + fresh.error().message);
+      m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      return m_report;
+    }
     try {
       execute();
     } catch (const FatalError& e) {
@@ -79,6 +86,10 @@ public:
     }
     if (interrupted() && m_report.exit_code != to_int(ExitCode::interrupted))
       error(ExitCode::interrupted, "interrupted");
+    // An artifact that could not be written (a full disk) is the environment's failure, and
+    // whatever it made the judges conclude is not the guest's.
+    if (!m_artifact_error.empty() && m_report.exit_code != to_int(ExitCode::interrupted))
+      error(ExitCode::environment, m_artifact_error);
     if (m_report.verdict.empty())
       m_report.verdict = m_failed || !m_report.failures.empty() ? "failed" : "passed";
     if (m_report.verdict == "failed")
@@ -95,6 +106,17 @@ private:
   }
 
   void fail(std::string message) { m_report.failures.push_back(std::move(message)); }
+
+  // Write one artifact into the fresh folder (never through a link); the first failure is
+  // kept and makes the scenario an environment error.
+  void keep(const std::string& file, std::string_view data) {
+    if (auto s = write_new_file(m_options.artifacts / file, data); !s)
+      artifact_failed("artifact not written: " + s.error().message);
+  }
+  void artifact_failed(const std::string& message) {
+    if (m_artifact_error.empty())
+      m_artifact_error = message;
+  }
 
   void error(ExitCode code, std::string message) {
     m_report.verdict = "error";
@@ -126,8 +148,7 @@ private:
     if (!session)
       throw FatalError(session.error());
     m_session = std::move(*session);
-    (void)write_file_atomic(m_options.artifacts / "qemu.cmdline",
-                            shell_join(m_session->vm().argv()) + "\n");
+    keep("qemu.cmdline", shell_join(m_session->vm().argv()) + "\n");
 
     auto boot_deadline =
         std::min(m_deadline, Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
@@ -280,7 +301,7 @@ private:
       fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase, f.fault.report);
     }
     if (!fault_text.empty())
-      (void)write_file_atomic(m_options.artifacts / "faults.txt", fault_text);
+      keep("faults.txt", fault_text);
     // The report lists each fault with its phase and trace; these say why it fails.
     for (auto& msg : judge_faults(m_scenario.expect, observed))
       fail(msg);
@@ -291,7 +312,7 @@ private:
     judge_console(m_session->vm());
 
     const std::string& kernel_log = m_session->kernel_log();
-    (void)write_file_atomic(m_options.artifacts / "kernel.log", kernel_log);
+    keep("kernel.log", kernel_log);
     // Expectations on the whole run only make sense when the guest got that far.
     bool complete = m_report.steps.size() == m_scenario.steps.size() && !m_failed &&
                     m_report.verdict.empty();
@@ -302,6 +323,15 @@ private:
     for (auto& msg : judge_trace_file(m_scenario.expect.trace, m_options.artifacts))
       fail(msg);
     if (m_scenario.expect.debugcon) {
+      // QEMU writes debugcon.txt and says nothing when the disk fills: a short file is then
+      // the disk's doing, not a difference in what the guest wrote.
+      if (!m_artifact_error.empty() || filesystem_full(m_options.artifacts).value_or(false)) {
+        artifact_failed(fmt::format("debugcon not compared: {}: the filesystem is full, so QEMU may have written only "
+                                    "part of it; not compared with {}",
+                                    (m_options.artifacts / "debugcon.txt").string(),
+                                    m_scenario.expect.debugcon->label));
+        return;
+      }
       std::error_code ec;
       auto size = fs::file_size(m_options.artifacts / "debugcon.txt", ec);
       if (!ec && size > k_max_debugcon_compare) {
@@ -327,8 +357,10 @@ private:
   // The console's own limits: console.log stores at most QemuVm::k_max_console_log bytes.
   void judge_console(QemuVm& vm) {
     if (!vm.console_log_error().empty())
-      fail(fmt::format("console.log could not be written ({}); the console record is incomplete",
-                       vm.console_log_error()));
+      artifact_failed(fmt::format("artifact not written: cannot write {}: {}; the console "
+                                  "record is incomplete",
+                                  (m_options.artifacts / "console.log").string(),
+                                  vm.console_log_error()));
     if (vm.console_bytes() > QemuVm::k_max_console_log)
       fail(fmt::format("the console printed {} MiB, more than the {} MiB labctl keeps (a printk "
                        "flood?); console.log holds the first {} MiB",
@@ -337,10 +369,11 @@ private:
   }
 
   void write_artifacts() {
-    std::error_code ec;
-    if (!fs::is_directory(m_options.artifacts, ec))
-      return;
-    (void)write_file_atomic(m_options.artifacts / "result.json", json_report({m_report}));
+    auto written = write_new_file(m_options.artifacts / "result.json", json_report({m_report}));
+    if (!written && m_report.exit_code != to_int(ExitCode::interrupted)) {
+      // The scenario's own record is missing: say so rather than pass silently.
+      error(ExitCode::environment, "artifact not written: " + written.error().message);
+    }
   }
 
   const Scenario& m_scenario;
@@ -351,6 +384,7 @@ private:
   std::unique_ptr<GuestSession> m_session;
   bool m_failed = false;
   bool m_guest_responsive = true;
+  std::string m_artifact_error; // the first artifact that could not be written, and why
 };
 
 } // namespace

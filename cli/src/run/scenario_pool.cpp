@@ -1,0 +1,69 @@
+#include "run/scenario_pool.h"
+
+#include "util/interrupt.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace labctl {
+
+namespace {
+
+ScenarioReport error_report(const Scenario& scenario, ExitCode code, std::string message) {
+  ScenarioReport report;
+  report.name = scenario.name;
+  report.file = scenario.file;
+  report.verdict = "error";
+  report.exit_code = to_int(code);
+  report.failures.push_back(std::move(message));
+  return report;
+}
+
+} // namespace
+
+std::vector<std::optional<ScenarioReport>> run_scenario_pool(
+    const std::vector<Scenario>& scenarios, unsigned jobs,
+    const std::function<ScenarioReport(size_t)>& run_one,
+    const std::function<bool(size_t, const ScenarioReport&)>& on_done) {
+  // Each worker writes only its own scenarios' slots; std::optional, unlike the bits of a
+  // std::vector<bool>, shares no memory word with its neighbours.
+  std::vector<std::optional<ScenarioReport>> reports(scenarios.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex done_mutex;
+
+  auto worker = [&] {
+    for (;;) {
+      size_t i = next++;
+      if (i >= scenarios.size() || stop || interrupted())
+        return;
+      ScenarioReport report;
+      try {
+        report = run_one(i);
+      } catch (const FatalError& e) {
+        report = error_report(scenarios[i], e.error().code, e.error().message);
+      } catch (const std::exception& e) {
+        report = error_report(scenarios[i], ExitCode::environment,
+                              fmt::format("labctl stopped this scenario: {}", e.what()));
+      }
+      std::lock_guard lock(done_mutex);
+      reports[i] = std::move(report);
+      if (!on_done(i, *reports[i]))
+        stop = true;
+    }
+  };
+  jobs = std::clamp<unsigned>(jobs, 1, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < jobs; ++t)
+    threads.emplace_back(worker);
+  for (auto& t : threads)
+    t.join();
+  return reports;
+}
+
+} // namespace labctl
