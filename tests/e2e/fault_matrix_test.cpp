@@ -561,6 +561,25 @@ INSTANTIATE_TEST_SUITE_P(
                  "s.json:2: key 'steps' given twice (first on line 1)"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// -j 0 is the default spelled out: one VM per CPU. A negative count is bad input.
+TEST_F(Faults, JobsZeroMeansOnePerCpuAndNegativeJobsAreBadInput) {
+  auto profile_file = profile();
+  auto second = scenario(k_one_step, "b.json");
+  auto zero = labctl(run_args(profile_file, scenario(k_one_step, "a.json"),
+                              {"-j", "0", second.string()}),
+                     env("ok"), 240s);
+  EXPECT_EQ(zero.exit_code, 0) << zero.out << zero.err;
+  EXPECT_NE(zero.out.find("2 passed, 0 failed"), std::string::npos) << zero.out;
+
+  auto negative = labctl(run_args(profile_file, scenario(k_one_step), {"-j", "-3"}), env("ok"),
+                         60s);
+  EXPECT_EQ(negative.exit_code, 2) << negative.out << negative.err;
+  EXPECT_NE(negative.err.find("--jobs -3: must be 0 (one VM per CPU, the default) or more"),
+            std::string::npos)
+      << negative.err;
+  EXPECT_FALSE(kept("console.log")) << "QEMU was started";
+}
+
 TEST_F(Faults, ScenarioNamedDotDotStaysInsideTheArtifactsRoot) {
   auto r = labctl(run_args(profile(), scenario(k_one_step, "...json")), env("ok"), 120s);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -79,7 +79,7 @@ int run_app(int argc, char** argv) {
   RunOptions run_opts;
   auto* run = app.add_subcommand("run", "Boot scenarios and judge them");
   run->add_option("SCENARIO", run_opts.scenarios, "Scenario files");
-  run->add_option("-j,--jobs", run_opts.jobs, "Parallel VMs (default: number of CPUs)");
+  run->add_option("-j,--jobs", run_opts.jobs, "Parallel VMs; 0 (the default) is one per CPU");
   run->add_option("--artifacts", run_opts.artifacts, "Artifacts directory");
   run->add_option("--junit", run_opts.junit, "Write a JUnit XML report");
   run->add_option("--json", run_opts.json, "Write a JSON report");

@@ -1,6 +1,7 @@
 #include "cmd/commands.h"
 
 #include "lab/scenario.h"
+#include "lab/trace_check.h"
 #include "run/report.h"
 #include "run/scenario_pool.h"
 #include "run/scenario_runner.h"
@@ -71,9 +72,11 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   for (const auto& f : files)
     scenarios.push_back(load_scenario(f).take());
   if (options.jobs < 0)
-    throw FatalError(bad_input("--jobs must be at least 1"));
+    throw FatalError(bad_input(
+        fmt::format("--jobs {}: must be 0 (one VM per CPU, the default) or more", options.jobs)));
 
   Profile profile = load_selected_profile(global);
+  check_trace_patterns(profile.qemu, scenarios, options.trace).take();
   LabSetup lab = prepare_lab(profile).take();
 
   fs::path root = options.artifacts.empty() ? default_artifacts_root() : fs::path(options.artifacts);

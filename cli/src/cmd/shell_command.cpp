@@ -41,8 +41,9 @@ int command_shell(const GlobalOptions& global, const ShellOptions& options) {
     return command_trace_help(global);
   ShellRequest request;
   std::vector<std::string> scenario_trace;
+  std::vector<Scenario> scenarios; // the one given, for check_trace_patterns
   if (!options.scenario.empty()) {
-    Scenario s = load_scenario(options.scenario).take();
+    const Scenario& s = scenarios.emplace_back(load_scenario(options.scenario).take());
     request.guest.modules = s.modules;
     request.guest.files = s.files;
     scenario_trace = s.trace;
@@ -57,6 +58,7 @@ int command_shell(const GlobalOptions& global, const ShellOptions& options) {
   request.gdb_wait = options.gdb_wait;
 
   Profile profile = load_selected_profile(global);
+  check_trace_patterns(profile.qemu, scenarios, options.trace).take();
   LabSetup lab = prepare_lab(profile).take();
   return run_shell_session(lab, request);
 }

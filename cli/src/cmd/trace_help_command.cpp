@@ -1,23 +1,17 @@
 #include "cmd/commands.h"
 
-#include "util/process.h"
+#include "lab/trace_check.h"
 
-#include <fmt/format.h>
+#include <cstdio>
 
 namespace labctl {
 
 int command_trace_help(const GlobalOptions& global) {
   Profile profile = load_selected_profile(global);
-  auto qemu = spawn({.argv = {profile.qemu, "-trace", "help"},
-                     .in = Stream::null,
-                     .out = Stream::inherit,
-                     .err = Stream::inherit});
-  if (!qemu)
-    throw FatalError(environment_error(qemu.error().message));
-  ExitStatus status = (*qemu)->wait();
-  if (!status.success())
-    throw FatalError(
-        environment_error(fmt::format("{} -trace help: {}", profile.qemu, status.describe())));
+  // The same list --trace patterns are checked against (check_trace_patterns).
+  auto events = qemu_trace_events(profile.qemu).take();
+  for (const auto& event : events)
+    std::printf("%s\n", event.c_str());
   return to_int(ExitCode::passed);
 }
 

@@ -362,8 +362,11 @@ Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
     read_files(r, s);
     s.timeout = positive_seconds(r, "timeout", s.timeout);
     read_steps(r, s);
+    // The charset is checked here; whether QEMU knows the events, once the profile's QEMU
+    // is known (check_trace_patterns).
     s.trace = string_array(r, "trace", [&](const JsonPointer& at, const auto& pattern) {
       check_trace_pattern(*doc, at, pattern);
+      s.trace_lines.push_back(doc->line_of(at));
     });
     read_expect(r, s);
     r.finish();

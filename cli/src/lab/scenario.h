@@ -70,6 +70,7 @@ struct Scenario {
   std::vector<Step> steps;
   Expect expect;
   std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario
+  std::vector<int> trace_lines;   // where each of them is in the file, for messages
 };
 
 // The kernel fault kinds a scenario may name in expect.faults; the fault scanner reports

@@ -47,5 +47,37 @@ TEST(TraceCheck, PatternsJoinScenarioThenCommandLine) {
   EXPECT_EQ(trace_patterns({}, ""), "");
 }
 
+TEST(TraceCheck, GlobMatchesLikeQemu) {
+  EXPECT_TRUE(trace_pattern_matches("memory_region_ops_write", "memory_region_ops_write"));
+  EXPECT_TRUE(trace_pattern_matches("memory_region_ops_*", "memory_region_ops_write"));
+  EXPECT_TRUE(trace_pattern_matches("*ops*", "memory_region_ops_write"));
+  EXPECT_TRUE(trace_pattern_matches("pci_cfg_?ead", "pci_cfg_read"));
+  EXPECT_TRUE(trace_pattern_matches("*", "x"));
+  EXPECT_FALSE(trace_pattern_matches("memory_region_ops_wrte", "memory_region_ops_write"));
+  EXPECT_FALSE(trace_pattern_matches("memory_region", "memory_region_ops_write"));
+  EXPECT_FALSE(trace_pattern_matches("?", "xy"));
+  EXPECT_FALSE(trace_pattern_matches("a*b", "axbx"));
+}
+
+TEST(TraceCheck, PatternProblemNamesTyposAndForeignCharacters) {
+  std::vector<std::string> events = {"memory_region_ops_write", "pci_cfg_read"};
+  EXPECT_EQ(trace_pattern_problem("memory_region_ops_write", events), "");
+  EXPECT_EQ(trace_pattern_problem("pci_*", events), "");
+  EXPECT_EQ(trace_pattern_problem("-pci_cfg_read", events), "") << "a leading - disables";
+  EXPECT_EQ(trace_pattern_problem("memory_region_ops_wrte", events),
+            "'memory_region_ops_wrte' matches no trace event of this QEMU");
+  EXPECT_EQ(trace_pattern_problem("usb_*", events), "'usb_*' matches no trace event of this QEMU");
+  for (const char* bad : {"a;b", "file=/etc/passwd", "x y", "a/b"})
+    EXPECT_NE(trace_pattern_problem(bad, events).find("is not a QEMU trace event name or pattern"),
+              std::string::npos)
+        << bad;
+  EXPECT_EQ(trace_pattern_problem("", events), "an empty trace pattern");
+}
+
+TEST(TraceCheck, NoPatternsAsksNothingOfQemu) {
+  // A QEMU that does not exist would fail the spawn; with nothing to check it is not run.
+  EXPECT_TRUE(check_trace_patterns("/nonexistent/qemu", {}, "").ok());
+}
+
 } // namespace
 } // namespace labctl
