@@ -561,6 +561,23 @@ INSTANTIATE_TEST_SUITE_P(
                  "s.json:2: key 'steps' given twice (first on line 1)"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// A 600 MiB files entry in a 256M guest: the kernel would print "Initramfs unpacking
+// failed" and then panic with "VFS: Unable to mount root fs". Refused before QEMU starts.
+TEST_F(Faults, InitrdLargerThanTheGuestCanUnpackIsRefusedBeforeBooting) {
+  fs::path big = dir.path() / "big";
+  ASSERT_TRUE(write_file_atomic(big, "").ok());
+  fs::resize_file(big, 600ull << 20); // sparse: nothing is written
+  auto r = run("ok", R"({"files": {"/big": "big"}, "steps": [{"run": "true"}]})", {},
+               R"("memory": "256M")");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("the initrd would unpack to"), std::string::npos) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("files entry '/big', 600 MiB"), std::string::npos) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("the profile's memory \"256M\""), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(processes_using(dir.path().string(), "fake-qemu"), 0);
+  EXPECT_FALSE(kept("console.log")) << "QEMU was started";
+  EXPECT_FALSE(fs::exists(cache / "initrd") && !fs::is_empty(cache / "initrd")) << "it was packed";
+}
+
 // -j 0 is the default spelled out: one VM per CPU. A negative count is bad input.
 TEST_F(Faults, JobsZeroMeansOnePerCpuAndNegativeJobsAreBadInput) {
   auto profile_file = profile();

@@ -2,6 +2,7 @@
 
 #include "lab/init_script.h"
 #include "lab/module_deps.h"
+#include "lab/profile.h"
 #include "util/content_hash.h"
 #include "util/fs.h"
 
@@ -53,6 +54,23 @@ bool is_at_or_below(std::string_view guest, const ReservedGuestPath& reserved) {
 
 } // namespace
 
+std::string initrd_fits_problem(uint64_t unpacked_bytes, const std::string& memory,
+                                const std::string& largest) {
+  uint64_t ram = memory_size_bytes(memory);
+  if (ram == 0)
+    return {};
+  uint64_t room = ram / 2 > k_initrd_memory_margin ? ram / 2 - k_initrd_memory_margin : 0;
+  if (unpacked_bytes <= room)
+    return {};
+  auto mib = [](uint64_t bytes) { return (bytes + (1 << 20) - 1) >> 20; };
+  return fmt::format("the initrd would unpack to {} MiB (the largest part: {}), more than a "
+                     "guest with the profile's memory \"{}\" can hold: {} MiB (half the "
+                     "memory, less {} MiB; the kernel unpacks the initrd into a tmpfs of half "
+                     "its RAM). Raise the profile's memory or make the files smaller",
+                     mib(unpacked_bytes), largest, memory, room >> 20,
+                     k_initrd_memory_margin >> 20);
+}
+
 std::string scenario_file_path_problem(const std::string& guest) {
   // The initrd writer owns the rules for a valid path; ask it rather than repeat them.
   InitrdWriter probe;
@@ -83,6 +101,33 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   auto init = render_init_script(*init_template, guest_modules);
   if (!init)
     return init.error();
+
+  // Refuse an initrd the guest cannot unpack before reading a byte of it: the kernel would
+  // only say "Initramfs unpacking failed" early on, then "VFS: Unable to mount root fs".
+  if (!spec.memory.empty()) {
+    uint64_t total = 0, largest_size = 0;
+    std::string largest;
+    std::error_code ec;
+    auto count = [&](const fs::path& host, const std::string& what) {
+      auto size = fs::file_size(host, ec); // the apparent size: a sparse file counts whole
+      if (ec)
+        return; // not readable: the add below says so
+      total += size;
+      if (size >= largest_size) {
+        largest_size = size;
+        largest = fmt::format("{}, {} MiB", what, (size + (1 << 20) - 1) >> 20);
+      }
+    };
+    count(spec.busybox, "busybox " + spec.busybox.string());
+    for (const auto& m : spec.modules)
+      count(m.ko, "module " + m.ko.string());
+    for (const auto& m : spec.kernel_modules)
+      count(spec.kernel_modules_dir / m, "kernel module " + m);
+    for (const auto& [guest, host] : spec.files)
+      count(host, fmt::format("files entry '{}'", guest));
+    if (std::string problem = initrd_fits_problem(total, spec.memory, largest); !problem.empty())
+      return bad_input(problem);
+  }
 
   InitrdWriter writer;
   Status status = ok_status();

@@ -4,6 +4,7 @@
 #include "util/result.h"
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,7 +30,21 @@ struct GuestImageSpec {
   std::vector<std::string> kernel_modules;    // relative paths from modules.dep, load order
   std::filesystem::path kernel_modules_dir;   // /lib/modules/V
   std::string compression = "gzip";
+  // The profile's memory ("256M"); when set, an initrd that would not fit is refused
+  // before anything is read (see initrd_fits_problem).
+  std::string memory;
 };
+
+// The kernel unpacks the initrd into the rootfs, a tmpfs limited to half the RAM it sees
+// (less than -m gives); k_initrd_memory_margin more keeps room for that and for the
+// packed archive, which stays in RAM while it is unpacked.
+inline constexpr uint64_t k_initrd_memory_margin = 32ull << 20;
+
+// Why files adding up to `unpacked_bytes` cannot boot in a guest with `memory` (the
+// profile's value), or empty: they must fit in memory / 2 - k_initrd_memory_margin.
+// `largest` names the biggest contribution for the message ("files entry '/big' (600 MiB)").
+std::string initrd_fits_problem(uint64_t unpacked_bytes, const std::string& memory,
+                                const std::string& largest);
 
 // A guest path labctl's own image relies on. A scenario's `files` entry may not be it nor,
 // when `below`, lie under it: init and the agent would be replaced, or a mount would hide

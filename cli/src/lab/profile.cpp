@@ -72,6 +72,18 @@ void check_choice(JsonObjectReader& r, const std::string& key, const std::string
 
 } // namespace
 
+uint64_t memory_size_bytes(std::string_view memory) {
+  if (!is_memory_size(memory))
+    return 0;
+  int shift = 20; // QEMU: a bare number is MiB
+  if (memory.back() == 'K' || memory.back() == 'M' || memory.back() == 'G') {
+    shift = memory.back() == 'K' ? 10 : memory.back() == 'M' ? 20 : 30;
+    memory.remove_suffix(1);
+  }
+  uint64_t n = std::stoull(std::string(memory)); // at most 12 digits: no overflow here
+  return n > (UINT64_MAX >> shift) ? UINT64_MAX : n << shift;
+}
+
 std::filesystem::path profile_path(const std::string& name_or_file,
                                    const std::filesystem::path& configs_dir) {
   if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json"))

@@ -3,8 +3,10 @@
 #include "lab/kernel_locator.h"
 #include "util/result.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labctl {
@@ -38,6 +40,10 @@ struct Profile {
   // scenario's, with their dependencies resolved through modules.dep.
   std::vector<std::string> load_kernel_modules; // the JSON key "kernel_modules"
 };
+
+// The bytes of RAM a profile `memory` value gives the guest, as QEMU's -m reads it ("256"
+// and "256M" are MiB, "512K", "1G"); 0 when it is not such a size.
+uint64_t memory_size_bytes(std::string_view memory);
 
 // Load and validate a profile; bad input names file:line and key.
 Result<Profile> load_profile(const std::filesystem::path& file);

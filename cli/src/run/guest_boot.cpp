@@ -39,6 +39,7 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   spec.modules = guest.modules;
   spec.files = request.files;
   spec.compression = lab.profile.initrd_compression;
+  spec.memory = lab.profile.memory; // an initrd the guest cannot unpack is refused
   if (!lab.profile.load_kernel_modules.empty()) {
     if (lab.kernel.modules_dir.empty())
       return environment_error(fmt::format(

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 namespace labctl {
 namespace {
 
@@ -54,6 +56,40 @@ TEST(GuestImage, TruncatedOrAlteredCacheEntryIsPackedAgain) {
   auto without_sum = build_guest_image(small_spec(dir), dir.path() / "cache");
   ASSERT_TRUE(without_sum.ok()) << without_sum.error().message;
   EXPECT_FALSE(without_sum->cached);
+}
+
+TEST(GuestImage, InitrdLargerThanTheGuestCanUnpackIsRefusedBeforeReadingIt) {
+  test::ScratchDir dir;
+  GuestImageSpec spec = small_spec(dir);
+  // Sparse: 600 MiB apparent size, nothing written; reading it would take seconds.
+  fs::path big = dir.write("big", "");
+  fs::resize_file(big, 600ull << 20);
+  spec.files["/big"] = big;
+  spec.memory = "256M";
+  auto started = std::chrono::steady_clock::now();
+  auto image = build_guest_image(spec, dir.path() / "cache");
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.error().code, ExitCode::bad_input);
+  EXPECT_NE(image.error().message.find("the initrd would unpack to 601 MiB (the largest part: "
+                                       "files entry '/big', 600 MiB)"),
+            std::string::npos)
+      << image.error().message;
+  EXPECT_NE(image.error().message.find("the profile's memory \"256M\" can hold: 96 MiB"),
+            std::string::npos)
+      << image.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << "it was read";
+  EXPECT_FALSE(fs::exists(dir.path() / "cache" / "initrd"));
+  // The same files fit a guest with enough memory (checked, not packed: 2G holds 600 MiB).
+  EXPECT_EQ(initrd_fits_problem(601ull << 20, "2G", "x"), "");
+}
+
+TEST(GuestImage, MarginRuleIsHalfTheMemoryLessTheMargin) {
+  uint64_t room = (256ull << 20) / 2 - k_initrd_memory_margin; // 96 MiB for 256M
+  EXPECT_EQ(initrd_fits_problem(room, "256M", "x"), "");
+  EXPECT_NE(initrd_fits_problem(room + 1, "256M", "x"), "");
+  EXPECT_EQ(initrd_fits_problem(room, "256", "x"), "") << "a bare number is MiB, as for -m";
+  EXPECT_NE(initrd_fits_problem(1, "32M", "x"), "") << "no room at all below 64M";
+  EXPECT_EQ(initrd_fits_problem(1ull << 40, "", "x"), "") << "no memory given: not checked";
 }
 
 } // namespace

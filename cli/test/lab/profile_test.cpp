@@ -103,6 +103,15 @@ TEST(Profile, MemorySizeOfAnyLengthIsCheckedWithoutRecursion) {
         << memory;
 }
 
+TEST(Profile, MemorySizeInBytesReadsLikeQemusDashM) {
+  EXPECT_EQ(memory_size_bytes("256M"), 256ull << 20);
+  EXPECT_EQ(memory_size_bytes("256"), 256ull << 20);
+  EXPECT_EQ(memory_size_bytes("1G"), 1ull << 30);
+  EXPECT_EQ(memory_size_bytes("512K"), 512ull << 10);
+  EXPECT_EQ(memory_size_bytes("lots"), 0u);
+  EXPECT_EQ(memory_size_bytes("999999999999G"), UINT64_MAX);
+}
+
 TEST(Profile, KeyGivenTwiceIsBadInputNamingTheSecond) {
   auto p = parse_profile("{\n  \"memory\": \"1G\",\n  \"cpus\": 2,\n  \"memory\": \"256M\"\n}",
                          "p.json");
