@@ -3,8 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
+#include <poll.h>
+#include <sys/wait.h>
+#include <thread>
+
 namespace labctl::e2e {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string modinfo_field(const std::string& ko, const std::string& field) {
   auto r = run_command({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
@@ -91,6 +99,294 @@ TEST_F(Build, MissingFolderIsBadInput) {
   auto r = labctl({"build", "no/such/module"}, env());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no/such/module"), std::string::npos) << r.err;
+}
+
+// --- paths make must take literally -------------------------------------------------------
+
+TEST_F(Build, CachePathWithBlanksOrMakeSyntaxBuildsAndRunsNothingFromIt) {
+  TempDir dir("labctl-e2e-paths");
+  auto pwned = dir.path() / "pwned";
+  struct Case {
+    Env env;
+    fs::path cache; // where the .ko must end up
+  };
+  auto home = dir.path() / "my home";
+  auto xdg = dir.path() / fmt::format("x $(shell touch {}) y", pwned.string());
+  auto own = dir.path() / fmt::format("a b/$(shell touch {})", pwned.string());
+  std::vector<Case> cases = {
+      {{{"HOME", home.string()}, {"XDG_CACHE_HOME", ""}, {"LABCTL_CACHE_DIR", ""}},
+       home / ".cache/labctl"},
+      {{{"XDG_CACHE_HOME", xdg.string()}, {"LABCTL_CACHE_DIR", ""}}, xdg / "labctl"},
+      {{{"LABCTL_CACHE_DIR", own.string()}}, own},
+  };
+  for (const auto& c : cases) {
+    auto r = labctl({"build", "kmod/debugcon"}, c.env);
+    ASSERT_EQ(r.exit_code, 0) << c.cache << "\n" << r.err;
+    std::string ko = r.out.substr(0, r.out.find('\n'));
+    EXPECT_EQ(ko.rfind(c.cache.string() + "/modules/", 0), 0u) << ko;
+    EXPECT_TRUE(ko.ends_with(".ko")) << ko;
+    EXPECT_EQ(modinfo_field(ko, "license"), "GPL");
+    EXPECT_FALSE(fs::exists(pwned)) << "make ran $(shell …) from the cache path " << c.cache;
+  }
+  // Compiler output from such a copy still names the user's file, not the name make saw.
+  auto broken = labctl({"build", "tests/kmod/broken"}, cases[2].env);
+  EXPECT_EQ(broken.exit_code, 1) << broken.err;
+  EXPECT_NE(broken.err.find((source_dir() / "tests/kmod/broken/broken.c").string() + ":12:"),
+            std::string::npos)
+      << broken.err;
+  EXPECT_EQ(broken.err.find("/proc/"), std::string::npos) << broken.err;
+  EXPECT_FALSE(fs::exists(pwned));
+}
+
+// --- signals during the build --------------------------------------------------------------
+
+// labctl started in the background; a thread collects its output.
+class Background {
+public:
+  explicit Background(std::unique_ptr<Process> process) : m_process(std::move(process)) {
+    m_reader = std::thread([this] {
+      int fds[2] = {m_process->stdout_fd(), m_process->stderr_fd()};
+      std::string* sinks[2] = {&m_out, &m_err};
+      while (fds[0] >= 0 || fds[1] >= 0) {
+        pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+        if (::poll(p, 2, 1000) < 0 && errno != EINTR)
+          return;
+        for (int i = 0; i < 2; ++i) {
+          if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+          char buf[65536];
+          ssize_t n = ::read(fds[i], buf, sizeof buf);
+          if (n > 0)
+            sinks[i]->append(buf, static_cast<size_t>(n));
+          else if (n == 0 || errno != EINTR)
+            fds[i] = -1;
+        }
+      }
+    });
+  }
+  ~Background() {
+    m_process->signal(SIGKILL);
+    m_process->wait();
+    if (m_reader.joinable())
+      m_reader.join();
+  }
+  pid_t pid() const { return m_process->pid(); }
+  // The run's result once labctl exits within `timeout` (exit_code -1 if it did not).
+  LabctlRun finish(std::chrono::seconds timeout) {
+    auto status = m_process->wait_for(timeout);
+    if (!status)
+      return {};
+    m_reader.join();
+    return {status->code, m_out, m_err};
+  }
+
+private:
+  std::unique_ptr<Process> m_process;
+  std::thread m_reader;
+  std::string m_out, m_err;
+};
+
+bool wait_for_file(const fs::path& path, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::error_code ec;
+  while (!fs::exists(path, ec)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// The live (not zombie) processes of process group `pgid`.
+std::vector<pid_t> group_members(pid_t pgid) {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    auto stat = read_file(entry.path() / "stat");
+    if (!stat)
+      continue;
+    auto paren = stat->rfind(')');
+    if (paren == std::string::npos)
+      continue;
+    char state = 0;
+    int ppid = 0, pgrp = 0;
+    if (std::sscanf(stat->c_str() + paren + 2, "%c %d %d", &state, &ppid, &pgrp) == 3 &&
+        pgrp == pgid && state != 'Z')
+      found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// Whether group `pgid` is gone within `bound`. A killed group is gone at once; the fake make's
+// group would live 300 s, so the bound cannot decide the outcome.
+bool group_gone_within(pid_t pgid, std::chrono::seconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!group_members(pgid).empty()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// A `make` first in PATH that stands in for a slow kbuild: it writes into the build copy,
+// starts a grandchild, announces "<its pid> <grandchild pid>" in <dir>/started and waits.
+// With FAKE_MAKE_STUBBORN it and the grandchild ignore SIGTERM (only SIGKILL ends them). A
+// `qemu` beside it records each boot in <dir>/qemu-launched and runs the fake QEMU.
+class BuildSignal : public ::testing::Test {
+protected:
+  TempDir dir{"labctl-e2e-bsig"};
+  fs::path shim = dir.path() / "bin";
+  fs::path tmp = dir.path() / "tmp"; // labctl's TMPDIR: must be empty afterwards
+  fs::path started = dir.path() / "started";
+  fs::path launched = dir.path() / "qemu-launched";
+
+  void SetUp() override {
+    fs::create_directories(shim);
+    fs::create_directories(tmp);
+    write_script(shim / "make", R"(#!/bin/sh
+[ -n "$FAKE_MAKE_STUBBORN" ] && trap '' TERM
+for a; do case "$a" in M=*) m="${a#M=}";; esac; done
+touch "$m/half.o"
+sleep 300 &
+echo "$$ $!" > "$FAKE_MAKE_DIR/pids" && mv "$FAKE_MAKE_DIR/pids" "$FAKE_MAKE_DIR/started"
+wait
+)");
+    write_script(shim / "qemu", fmt::format(R"(#!/bin/sh
+case " $* " in *" -kernel "*) touch "$FAKE_MAKE_DIR/qemu-launched";; esac
+exec {} "$@"
+)",
+                                            (tests_dir() / "fake_qemu/fake-qemu").string()));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    for (const auto& left : fs::directory_iterator(tmp, ec))
+      ADD_FAILURE() << "left behind in TMPDIR: " << left.path();
+  }
+  static void write_script(const fs::path& path, const std::string& text) {
+    ASSERT_TRUE(write_file_atomic(path, text).ok());
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  }
+  Env env(const fs::path& cache, Env extra = {}) const {
+    const char* path = std::getenv("PATH");
+    extra.emplace_back("PATH", shim.string() + ":" + (path ? path : "/usr/bin:/bin"));
+    extra.emplace_back("LABCTL_CACHE_DIR", cache.string());
+    extra.emplace_back("FAKE_MAKE_DIR", dir.path().string());
+    extra.emplace_back("TMPDIR", tmp.string());
+    return extra;
+  }
+  std::unique_ptr<Background> start(std::vector<std::string> args, const Env& environment) {
+    args.insert(args.begin(), LABCTL_BINARY);
+    auto child = spawn({.argv = args, .cwd = source_dir(), .env = environment});
+    EXPECT_TRUE(child.ok()) << (child.ok() ? "" : child.error().message);
+    return child ? std::make_unique<Background>(std::move(*child)) : nullptr;
+  }
+  // The fake make's pid (its process group: labctl starts make in a group of its own).
+  pid_t make_group() const {
+    auto pids = read_file(started);
+    return pids ? std::stoi(*pids) : -1;
+  }
+  // What labctl left in <cache>/modules besides the per-key lock files.
+  static std::vector<std::string> cache_leftovers(const fs::path& cache) {
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(cache / "modules", ec))
+      if (e.path().extension() != ".lock")
+        left.push_back(e.path().filename().string());
+    return left;
+  }
+};
+
+TEST_F(BuildSignal, SigintSigtermOrSighupDuringMakeEndItsGroupAtOnceWithExit130AndNoCopyLeft) {
+  for (bool stubborn : {false, true})
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      SCOPED_TRACE(fmt::format("{}{}", sigabbrev_np(sig), stubborn ? ", make ignores SIGTERM" : ""));
+      fs::remove(started);
+      auto cache = dir.path() / fmt::format("cache-{}-{}", sig, stubborn);
+      Env extra;
+      if (stubborn)
+        extra.emplace_back("FAKE_MAKE_STUBBORN", "1");
+      auto lab = start({"build", "kmod/debugcon"}, env(cache, extra));
+      ASSERT_TRUE(lab);
+      ASSERT_TRUE(wait_for_file(started, 120s)) << "the fake make never started";
+      pid_t group = make_group();
+      ASSERT_GT(group, 1);
+      ASSERT_FALSE(group_members(group).empty());
+      ::kill(lab->pid(), sig);
+      auto r = lab->finish(120s); // make alone would take 300 s
+      EXPECT_EQ(r.exit_code, 130) << r.err;
+      EXPECT_NE(r.err.find("interrupted while building module"), std::string::npos) << r.err;
+      EXPECT_TRUE(group_gone_within(group, 30s)) << "a process of make's group survived";
+      EXPECT_TRUE(cache_leftovers(cache).empty()) << cache_leftovers(cache)[0];
+    }
+}
+
+TEST_F(BuildSignal, SigintDuringTheBuildOfARunBootsNothing) {
+  auto cache = dir.path() / "cache";
+  auto profile = dir.path() / "profile.json";
+  ASSERT_TRUE(write_file_atomic(profile, fmt::format(R"({{"qemu": "{}", "kernel": "auto",
+      "boot": "bzimage", "accel": "tcg"}})",
+                                                     (shim / "qemu").string()))
+                  .ok());
+  auto scenario = dir.path() / "s.json";
+  ASSERT_TRUE(write_file_atomic(scenario, fmt::format(R"({{"modules": ["{}"],
+      "steps": [{{"run": "true"}}]}})",
+                                                      (source_dir() / "kmod/debugcon").string()))
+                  .ok());
+  auto artifacts = dir.path() / "artifacts";
+  auto lab = start({"--profile", profile.string(), "run", "--artifacts", artifacts.string(),
+                    scenario.string()},
+                   env(cache, {{"FAKE_QEMU_MODE", "ok"}}));
+  ASSERT_TRUE(lab);
+  ASSERT_TRUE(wait_for_file(started, 120s)) << "the fake make never started";
+  pid_t group = make_group();
+  ::kill(lab->pid(), SIGINT);
+  auto r = lab->finish(120s);
+  EXPECT_EQ(r.exit_code, 130) << r.out << r.err;
+  EXPECT_NE(r.out.find("interrupted while building module"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("during boot"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(launched)) << "QEMU was started after the interrupt";
+  EXPECT_TRUE(group_gone_within(group, 30s));
+  EXPECT_TRUE(cache_leftovers(cache).empty()) << cache_leftovers(cache)[0];
+  auto result = read_file(artifacts / "s/result.json");
+  ASSERT_TRUE(result.ok());
+  EXPECT_NE(result->find("\"exit_code\": 130"), std::string::npos) << *result;
+}
+
+TEST_F(BuildSignal, CopyLeftByAKilledLabctlIsRemovedByTheNextBuild) {
+  auto cache = dir.path() / "cache";
+  auto lab = start({"build", "kmod/debugcon"}, env(cache));
+  ASSERT_TRUE(lab);
+  ASSERT_TRUE(wait_for_file(started, 120s)) << "the fake make never started";
+  pid_t group = make_group();
+  ::kill(lab->pid(), SIGKILL);
+  EXPECT_EQ(lab->finish(60s).exit_code, -1); // killed by a signal
+  // make dies with labctl (PR_SET_PDEATHSIG); its grandchild does not: end it here.
+  auto pids = read_file(started);
+  ASSERT_TRUE(pids.ok());
+  pid_t make = std::stoi(*pids);
+  auto make_alive = [&] {
+    auto members = group_members(group);
+    return std::find(members.begin(), members.end(), make) != members.end();
+  };
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (make_alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(make_alive()) << "make outlived a labctl killed with SIGKILL";
+  ::kill(-group, SIGKILL);
+  ASSERT_TRUE(group_gone_within(group, 30s));
+  auto left = cache_leftovers(cache);
+  ASSERT_EQ(left.size(), 1u) << "the killed labctl left no build copy to clean";
+  EXPECT_NE(left[0].find(".tmp."), std::string::npos) << left[0];
+  // The next build, of another module and with the real make, removes it.
+  Env real = {{"LABCTL_CACHE_DIR", cache.string()}, {"TMPDIR", tmp.string()}};
+  auto next = labctl({"build", "kmod/qemu_exercise"}, real);
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  for (const auto& name : cache_leftovers(cache))
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << "stale build copy kept: " << name;
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include "util/content_hash.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/process.h"
 #include "util/unix_socket.h"
 
@@ -9,9 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <sstream>
 #include <cerrno>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -92,6 +96,54 @@ std::optional<std::vector<fs::path>> cached_kos(const fs::path& dir) {
   return kos;
 }
 
+// Whether make and the shell lines of kbuild take `path` as one literal word: no blank that
+// splits it, no `$` that expands it, no `:` (kbuild's separator of M= folders), no shell
+// metacharacter.
+bool make_safe(const std::string& path) {
+  return std::all_of(path.begin(), path.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '+';
+  });
+}
+
+// Take the per-key build lock, waking on an interrupt instead of waiting for the holder.
+Status lock_build(int fd, const fs::path& lock_file) {
+  bool said = false;
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return ok_status();
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return environment_error(
+          fmt::format("cannot lock {}: {}", lock_file.string(), std::strerror(errno)));
+    if (interrupted())
+      return Error{ExitCode::interrupted, "interrupted while waiting for another build"};
+    if (!said)
+      spdlog::debug("waiting for another build holding {}", lock_file.string());
+    said = true;
+    pollfd stop = {interrupt_fd(), POLLIN, 0};
+    ::poll(&stop, stop.fd >= 0 ? 1 : 0, 100);
+  }
+}
+
+// Build copies `<key>.tmp.<pid>` whose key nobody holds the lock of belong to a labctl that
+// died (kill -9, a crash): a live builder holds `<key>.lock` for as long as its copy exists.
+void remove_stale_builds(const fs::path& modules) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(modules, ec)) {
+    std::string name = entry.path().filename().string();
+    auto at = name.find(".tmp.");
+    if (at == std::string::npos || at == 0 ||
+        name.find_first_not_of("0123456789", at + 5) != std::string::npos ||
+        !entry.is_directory(ec))
+      continue;
+    fs::path lock_file = modules / (name.substr(0, at) + ".lock");
+    UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CLOEXEC));
+    if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+      continue; // being built right now
+    spdlog::debug("removing {}, left by a labctl that did not finish", entry.path().string());
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
 } // namespace
 
 std::string map_compiler_output(const std::string& output, const fs::path& copy,
@@ -170,12 +222,14 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
 
   // One build per key at a time, across threads and processes: the others wait for it and
   // then find it in the cache.
-  fs::create_directories(request.cache_dir / "modules", ec);
-  UniqueFd lock(::open((request.cache_dir / "modules" / (*key + ".lock")).c_str(),
-                       O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  const fs::path modules = request.cache_dir / "modules";
+  fs::create_directories(modules, ec);
+  remove_stale_builds(modules);
+  const fs::path lock_file = modules / (*key + ".lock");
+  UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
   if (lock.valid())
-    while (::flock(lock.get(), LOCK_EX) != 0 && errno == EINTR) {
-    }
+    if (auto locked = lock_build(lock.get(), lock_file); !locked)
+      return locked.error();
   if (auto kos = cached_kos(final_dir)) {
     built.ko_files = *kos;
     built.cached = true;
@@ -185,6 +239,15 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   // Build in a private directory, then rename: readers never see a half build.
   fs::path work = request.cache_dir / "modules" / fmt::format("{}.tmp.{}", *key, ::getpid());
   fs::remove_all(work, ec);
+  // However this function returns, the private copy does not stay behind (after the rename
+  // into the cache there is nothing left to remove).
+  struct RemoveOnReturn {
+    fs::path dir;
+    ~RemoveOnReturn() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{work};
   fs::create_directories(work / "src", ec);
   if (ec)
     return environment_error(
@@ -199,53 +262,66 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
       return environment_error(fmt::format("copy {}: {}", (source / rel).string(), ec.message()));
   }
 
+  // make splits M= at blanks and expands `$(...)` in it, and kbuild pastes it unquoted into
+  // shell lines: a cache path that is not one plain word reaches make as a name of the
+  // same folder that is (the open folder seen through /proc/<labctl>/fd/<n>).
+  fs::path copy = work / "src";
+  UniqueFd copy_fd;
+  if (!make_safe(copy.string())) {
+    copy_fd = UniqueFd(::open(copy.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!copy_fd.valid())
+      return environment_error(
+          fmt::format("cannot open build directory {}: {}", copy.string(), std::strerror(errno)));
+    copy = fmt::format("/proc/{}/fd/{}", ::getpid(), copy_fd.get());
+    spdlog::debug("build copy {} is handed to make as {}", (work / "src").string(), copy.string());
+  }
   std::vector<std::string> argv = {"make", "-C", request.kernel.build_dir.string(),
-                                   "M=" + (work / "src").string()};
+                                   "M=" + copy.string()};
   argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
   argv.push_back("modules");
   std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
   argv.insert(argv.begin() + 1, jobs);
-  auto ran = run_command({.argv = argv, .merge_stderr = true}, std::chrono::minutes(10));
-  if (!ran) {
-    fs::remove_all(work, ec);
+  // make dies with labctl (even by SIGKILL), so a killed labctl does not leave it building
+  // into a copy that the next labctl removes as stale.
+  auto ran = run_command({.argv = argv, .merge_stderr = true, .die_with_parent = true},
+                         std::chrono::minutes(10));
+  copy_fd = UniqueFd();
+  if (!ran)
     return ran.error();
-  }
-  std::string output = map_compiler_output(ran->out, work / "src", source);
-  if (ran->timed_out || !ran->status.success()) {
-    fs::remove_all(work, ec);
+  if (ran->interrupted) // make's whole group is gone (Process::terminate)
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted while building module {}", source.string())};
+  std::string output = map_compiler_output(ran->out, copy, source);
+  if (ran->timed_out || !ran->status.success())
     return failure(fmt::format("module {} did not compile ({}):\n{}", source.string(),
                                ran->timed_out ? "timed out" : ran->status.describe(), output));
-  }
   std::string stamp;
   for (const auto& entry : fs::recursive_directory_iterator(work / "src")) {
     if (entry.path().extension() != ".ko")
       continue;
     auto bytes = read_file(entry.path());
-    if (!bytes) {
-      fs::remove_all(work, ec);
+    if (!bytes)
       return environment_error(bytes.error().message);
-    }
     stamp += stamp_line(fs::relative(entry.path(), work / "src"), *bytes);
   }
-  if (stamp.empty()) {
-    fs::remove_all(work, ec);
+  if (stamp.empty())
     return failure(fmt::format("module {}: make succeeded but produced no .ko:\n{}",
                                source.string(), output));
-  }
   if (auto s = write_file_atomic(work / k_stamp, stamp); !s)
     return s.error();
-  if (cached_kos(final_dir)) {
-    fs::remove_all(work, ec); // another labctl finished the same build first
-  } else {
+  // When another labctl finished the same build first, the copy is simply dropped.
+  if (!cached_kos(final_dir)) {
     fs::remove_all(final_dir, ec); // a stale, incomplete entry
     fs::rename(work, final_dir, ec);
-    if (ec)
-      fs::remove_all(work, ec);
   }
   auto kos = cached_kos(final_dir);
   if (!kos)
     return environment_error(fmt::format("build cache {} is unusable", final_dir.string()));
   built.ko_files = *kos;
+  // A signal that came as make finished still stops the run before anything boots.
+  if (interrupted())
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted after building module {}", source.string())};
   return built;
 }
 

@@ -28,7 +28,9 @@ struct BuiltModule {
 // Build with kbuild in a private copy under the cache (the source folder is never written).
 // Unchanged sources, kernel and flags reuse the previous build without running make.
 // A compile error is a `failed` Error whose message holds the compiler's diagnostics with
-// paths pointing at the user's files; missing headers are an environment Error.
+// paths pointing at the user's files; missing headers are an environment Error. SIGINT,
+// SIGTERM or SIGHUP end make's whole process group at once and give an `interrupted` Error,
+// with no build copy left in the cache; copies left by a labctl that died are removed.
 Result<BuiltModule> build_module(const ModuleBuildRequest& request);
 
 // The cache key: sources (names and contents), the kernel's build tree identity, flags.

@@ -138,6 +138,11 @@ private:
       fail(guest.error().message);
       return;
     }
+    // A signal while the guest was prepared: nothing boots.
+    if (interrupted()) {
+      error(ExitCode::interrupted, "interrupted before boot");
+      return;
+    }
     boot_and_drive(*guest);
     judge_after_exit();
   }

@@ -2,6 +2,7 @@
 // (pipes, waiting, killing) is plain POSIX so the lifetime rules stay ours.
 #include "util/process.h"
 
+#include "util/interrupt.h"
 #include "util/shell_quote.h"
 
 #include <boost/process.hpp>
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -263,8 +265,33 @@ void Process::signal(int sig) {
     ::kill(m_pid, sig);
 }
 
+ExitStatus Process::terminate(std::chrono::milliseconds grace) {
+  if (m_status) {
+    signal(SIGKILL); // what is left of the group
+    return *m_status;
+  }
+  signal(SIGTERM);
+  auto deadline = Clock::now() + grace;
+  auto exited_unreaped = [&] {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == m_pid;
+  };
+  while (!exited_unreaped() && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Not reaped yet, so the group id cannot have been reused: whatever of the group is still
+  // there (a compiler that ignored SIGTERM, a grandchild of make) dies now.
+  if (m_group)
+    ::kill(-m_pid, SIGKILL);
+  ::kill(m_pid, SIGKILL);
+  return wait();
+}
+
 Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
                               std::string input) {
+  if (interrupted())
+    return Error{ExitCode::interrupted,
+                 fmt::format("{}: not started: interrupted", spec.argv.empty() ? "" : spec.argv[0])};
   spec.in = input.empty() ? Stream::null : Stream::pipe;
   spec.out = Stream::pipe;
   if (!spec.merge_stderr)
@@ -281,15 +308,23 @@ Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeou
     ::fcntl(child.stdin_fd(), F_SETFL, O_NONBLOCK);
   auto deadline = Clock::now() + timeout;
   int out_fd = child.stdout_fd(), err_fd = child.stderr_fd();
+  // The self-pipe stays readable once a signal arrived, so it wakes every poll below.
+  pollfd stop = {interrupt_fd(), POLLIN, 0};
   while (out_fd >= 0 || err_fd >= 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       done.timed_out = true;
       break;
     }
-    pollfd fds[3];
+    if (interrupted()) {
+      done.interrupted = true;
+      break;
+    }
+    pollfd fds[4];
     int n = 0;
     int i_out = -1, i_err = -1, i_in = -1;
+    if (stop.fd >= 0)
+      fds[n++] = stop;
     if (out_fd >= 0) {
       i_out = n;
       fds[n++] = {out_fd, POLLIN, 0};
@@ -327,10 +362,24 @@ Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeou
         child.close_stdin();
     }
   }
-  if (done.timed_out) {
-    child.signal(SIGKILL);
+  // The output can close before the child ends (it closed its stdout): the wait for its
+  // exit still honours the deadline and an interrupt.
+  while (!done.timed_out && !done.interrupted && !child.try_wait()) {
+    if (interrupted())
+      done.interrupted = true;
+    else if (Clock::now() >= deadline)
+      done.timed_out = true;
+    else if (stop.fd >= 0)
+      ::poll(&stop, 1, 20);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  done.status = child.wait();
+  if (done.interrupted)
+    done.status = child.terminate(k_terminate_grace);
+  else if (done.timed_out)
+    child.signal(SIGKILL);
+  if (!done.interrupted)
+    done.status = child.wait();
   return done;
 }
 

@@ -59,6 +59,10 @@ public:
   std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
   // Send a signal to the child's process group (or the child alone without one).
   void signal(int sig);
+  // End the child and its whole process group: SIGTERM, then SIGKILL to the group once the
+  // child has exited or `grace` has passed (whatever of the group ignored SIGTERM dies too),
+  // then reap it.
+  ExitStatus terminate(std::chrono::milliseconds grace);
   bool exited() const { return m_status.has_value(); }
 
 private:
@@ -81,10 +85,16 @@ struct Completed {
   std::string out;
   std::string err;
   bool timed_out = false;
+  bool interrupted = false; // SIGINT, SIGTERM or SIGHUP reached labctl (util/interrupt.h)
 };
 
+// How long an interrupted child's group gets between SIGTERM and SIGKILL.
+constexpr std::chrono::milliseconds k_terminate_grace{2000};
+
 // Run to completion, feeding `input` to stdin and collecting stdout/stderr; after `timeout`
-// the child's group is killed and timed_out is set.
+// the child's group is killed and timed_out is set. An interrupt (util/interrupt.h) ends the
+// wait at once: the group is terminated (Process::terminate) and interrupted is set. A
+// command asked for after an interrupt is not started: an `interrupted` Error.
 Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
                               std::string input = {});
 
