@@ -212,7 +212,10 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   if (!key)
     return key.error();
   BuiltModule built{source, {}, false, *key};
-  fs::path final_dir = request.cache_dir / "modules" / *key;
+  const fs::path modules = request.cache_dir / "modules";
+  fs::path final_dir = modules / *key;
+  // Cached or not, what a killed labctl left goes now.
+  remove_stale_builds(modules);
   if (auto kos = cached_kos(final_dir)) {
     built.ko_files = *kos;
     built.cached = true;
@@ -222,9 +225,7 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
 
   // One build per key at a time, across threads and processes: the others wait for it and
   // then find it in the cache.
-  const fs::path modules = request.cache_dir / "modules";
   fs::create_directories(modules, ec);
-  remove_stale_builds(modules);
   const fs::path lock_file = modules / (*key + ".lock");
   UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
   if (lock.valid())
