@@ -1,7 +1,7 @@
 #!/bin/sh
 # labctl guest agent (busybox sh): reads one request per line on stdin (the
-# control channel, ttyS1, raw) and answers on stdout. Started and respawned by
-# /init; see cli/src/guest/guest_protocol.h for the host side.
+# control channel, /run/labctl/ctl, raw) and answers on stdout. Started and
+# respawned by /init; see cli/src/guest/guest_protocol.h for the host side.
 #
 #   RUN <nonce> <timeout_s> <base64 command>   run the command with sh
 #   KMSG <nonce>                               kernel records since the last reply
@@ -9,22 +9,29 @@
 #   HALT <nonce>                               sync, answer, power off
 #
 # A RUN answer:
-#   =<nonce>=O=   base64 of stdout (76-column lines, nothing when empty)
-#   =<nonce>=E=   base64 of stderr
-#   =<nonce>=K=   new /dev/kmsg records, one per line as the kernel formats them
-#   =<nonce>=X=<exit code or ->=<T if the guest-side timeout fired, else ->
-# No base64 or kmsg line can start with "=", and the nonce is fresh per request,
-# so the host finds the markers without ambiguity.
+#   (an empty line: it ends whatever a step wrote to the channel without one)
+#   =<nonce>=O=<crc>   base64 of stdout (76-column lines, nothing when empty)
+#   =<nonce>=E=<crc>   base64 of stderr
+#   =<nonce>=K=        new /dev/kmsg records, one per line as the kernel formats them
+#   =<nonce>=X=<exit code or ->=<how: - T S L C>
+# <crc> is the CRC-32 of the stream (busybox crc32), so the host notices an answer
+# damaged on its way. No base64 or kmsg line can start with "=", and the nonce is
+# fresh per request, so the host finds the markers without ambiguity.
+#
+# The nonce is never visible to a step: it lives in unexported variables only,
+# never in a file name, an argument or the environment, so no step can forge an
+# answer. Step files are named by a counter.
 #
 # Speed matters (every fork and exec is milliseconds under TCG): builtins
-# wherever possible, no base64 for empty files, kernel records read through a
-# file descriptor kept open on the file /init's follower appends to.
+# wherever possible, no base64 or crc32 for empty files, kernel records read
+# through a file descriptor kept open on the file /init's follower appends to.
 
 cd /
-# Step files and /init's runtime files; the unit tests point these elsewhere to run
+# /init's runtime files and the step files, outside /tmp so that a step's
+# `rm -rf /tmp/*` cannot take them; the unit tests point this elsewhere to run
 # this script on the host.
-D=${LABCTL_AGENT_TMP:-/tmp/labctl}
 K=${LABCTL_AGENT_RUN:-/run/labctl}
+D=$K/steps
 mkdir -p "$D"
 [ -p "$K/done" ] || mkfifo "$K/done"
 # A step's wrapper writes "<nonce> <status>" here; read -t on it is the timeout.
@@ -32,6 +39,9 @@ exec 4<>"$K/done"
 exec 3<"$K/kmsg"
 partial=
 cleanup_due=0
+seq=0
+# crc32 of nothing, so quiet streams need no process.
+EMPTY_CRC=00000000
 
 # Kernel records appended since the last answer. kmsg_first takes the first
 # line through the builtin read (no process when there is nothing new) into
@@ -131,9 +141,21 @@ kill_step() {
 	[ -n "$pid" ] && kill -KILL -"$pid" 2>/dev/null
 }
 
+# alive PID: true while PID runs (a zombie, killed but not reaped yet, does not);
+# builtins only.
+alive() {
+	st=Z
+	read -r _ _ st _ 2>/dev/null </proc/$1/stat
+	[ "$st" != Z ]
+}
+
 run_step() {
-	nonce=$1 timeout=$2 f=$D/$1
-	status=- timed_out=-
+	nonce=$1 timeout=$2
+	seq=$((seq + 1))
+	# A step may have removed the folder; recreating it costs no process when it is there.
+	[ -d "$D" ] || mkdir -p "$D"
+	f=$D/$seq
+	status=- how=-
 	if decode_command "$3" "$f.c" "$f.e"; then
 		# Output goes to files, not pipes, so a background process that keeps
 		# stdout open cannot hold the answer back. The step runs as an async
@@ -147,31 +169,45 @@ run_step() {
 		) &
 		wrapper=$!
 		if ! wait_step "$nonce" "$timeout"; then
-			kill_step "$f.p" && timed_out=T
-			# A process stuck in the kernel may not die: then the status is "-".
-			wait_step "$nonce" 5 || { status=- wrapper=; }
+			if ! alive "$wrapper"; then
+				how=L # the wrapper was killed: nobody will report the status
+			elif kill_step "$f.p"; then
+				how=T
+				# A process stuck in the kernel may not die: then the status is "-".
+				wait_step "$nonce" 5 || { status=- how=S wrapper=; }
+			elif ! wait_step "$nonce" 5; then
+				how=L wrapper=
+			fi
 		fi
 		# Reap the wrapper now: busybox read drops the bytes it has read so far
 		# when a signal interrupts it, so no SIGCHLD may arrive while the next
 		# request is being read.
 		[ -z "$wrapper" ] || wait "$wrapper"
+		[ "$how" != L ] || status=-
 	else
 		: >"$f.o"
+		how=C
 	fi
 	kmsg=
 	kmsg_first && kmsg=1
 	if [ -z "$kmsg" ] && [ ! -s "$f.o" ] && [ ! -s "$f.e" ]; then
 		# The usual answer to a quiet step, in one write.
-		printf '=%s=O=\n=%s=E=\n=%s=K=\n=%s=X=%s=%s\n' \
-			"$nonce" "$nonce" "$nonce" "$nonce" "$status" "$timed_out"
+		printf '\n=%s=O=%s\n=%s=E=%s\n=%s=K=\n=%s=X=%s=%s\n' "$nonce" "$EMPTY_CRC" \
+			"$nonce" "$EMPTY_CRC" "$nonce" "$nonce" "$status" "$how"
 	else
-		printf '=%s=O=\n' "$nonce"
+		crc_o=$EMPTY_CRC crc_e=$EMPTY_CRC
+		if [ -s "$f.o" ] || [ -s "$f.e" ]; then
+			# One process for both: "<crc> <file>" per line.
+			set -- $(crc32 "$f.o" "$f.e")
+			crc_o=$1 crc_e=$3
+		fi
+		printf '\n=%s=O=%s\n' "$nonce" "$crc_o"
 		[ -s "$f.o" ] && base64 "$f.o"
-		printf '=%s=E=\n' "$nonce"
+		printf '=%s=E=%s\n' "$nonce" "$crc_e"
 		[ -s "$f.e" ] && base64 "$f.e"
 		printf '=%s=K=\n' "$nonce"
 		[ -z "$kmsg" ] || kmsg_rest
-		printf '=%s=X=%s=%s\n' "$nonce" "$status" "$timed_out"
+		printf '=%s=X=%s=%s\n' "$nonce" "$status" "$how"
 	fi
 	# Each step has its own files: a background process that still holds an
 	# old one can never write into a later step's output. Files with content
@@ -200,15 +236,15 @@ while read -r verb nonce arg command; do
 		run_step "$nonce" "$arg" "$command"
 		;;
 	KMSG)
-		printf '=%s=K=\n' "$nonce"
+		printf '\n=%s=K=\n' "$nonce"
 		kmsg_first && kmsg_rest
 		printf '=%s=X=0=-\n' "$nonce"
 		;;
-	PING) printf '=%s=X=0=-\n' "$nonce" ;;
+	PING) printf '\n=%s=X=0=-\n' "$nonce" ;;
 	HALT)
 		sync
-		printf '=%s=X=0=-\n' "$nonce"
-		# Closing the last descriptors of ttyS1 waits until the answer is sent.
+		printf '\n=%s=X=0=-\n' "$nonce"
+		# Closing the last descriptors of the tty waits until the answer is sent.
 		exec </dev/null >/dev/null
 		poweroff -f
 		;;

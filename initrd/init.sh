@@ -3,9 +3,11 @@
 # holding only the modules placeholder with one `labctl_load NAME PATH PARAMS...`
 # line per module (cli/src/lab/init_script.cpp).
 #
-# ttyS0 is the kernel console; ttyS1 is the control channel to the host. Every
-# line this script writes to ttyS1 is framed as =<BOOTNONCE>=...; the boot nonce
-# comes from labctl.boot= on the kernel command line.
+# ttyS0 is the kernel console; ttyS1 is the control channel to the host. Its
+# node moves to /run/labctl/ctl (0600, in a 0700 folder) and /dev/ttyS1 goes, so
+# that no step writes into the channel by its usual name. Every line this script
+# writes there is framed as =<BOOTNONCE>=...; the boot nonce comes from
+# labctl.boot= on the kernel command line.
 #
 # PID 1 must never die (that is "Attempted to kill init"), so nothing here runs
 # a step: the agent (lib/labctl/agent.sh) runs in its own session and is
@@ -21,7 +23,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/labctl /tmp/labctl
+mkdir -m 0700 /run/labctl
 # The kernel may have started us without /dev/console in the initrd.
 exec </dev/console >/dev/console 2>&1
 mdev -s
@@ -35,10 +37,16 @@ for word in $cmdline; do
 done
 [ -n "$BOOT" ] || echo "labctl init: no labctl.boot= on the kernel command line"
 
+# The control tty under a private name: a step's `> /dev/ttyS1` then fails
+# instead of mixing its bytes into an answer.
+CTL=/run/labctl/ctl
+read -r ctl_dev </sys/class/tty/ttyS1/dev
+mknod -m 0600 "$CTL" c "${ctl_dev%:*}" "${ctl_dev#*:}"
+rm -f /dev/ttyS1
 # Raw, no echo: the host's bytes reach the agent untouched, nothing is echoed
 # back, and lines are not limited to the canonical 4095 bytes.
-stty -F /dev/ttyS1 raw -echo
-exec 9>/dev/ttyS1
+stty -F "$CTL" raw -echo
+exec 9>"$CTL"
 
 # Follow /dev/kmsg into a file so the agent can hand over every kernel record,
 # even those below the console loglevel. cat exits with EPIPE when the ring
@@ -54,7 +62,7 @@ labctl_kmsg_follow() {
 	done
 }
 : >/run/labctl/kmsg
-labctl_kmsg_follow >>/run/labctl/kmsg 2>/dev/null &
+labctl_kmsg_follow >>/run/labctl/kmsg 2>/dev/null 9>&- &
 
 # labctl_load NAME PATH [PARAM...]: insmod one module and report the result on
 # the control channel; the host decides what a failure means, so boot goes on.
@@ -81,8 +89,13 @@ exec 9>&-
 
 cd /
 # The agent's own diagnostics go to the console, never into the framed channel.
+# When it dies (a step killed it, or an Oops in its context), the host hears so
+# at once rather than waiting for the step's deadline; the newline first ends
+# whatever half line the agent left.
 while :; do
-	setsid sh /lib/labctl/agent.sh </dev/ttyS1 >/dev/ttyS1 2>/dev/console
-	echo "labctl init: agent exited with status $?, restarting"
+	setsid sh /lib/labctl/agent.sh <"$CTL" >"$CTL" 2>/dev/console
+	status=$?
+	echo "labctl init: agent exited with status $status, restarting"
+	printf '\n=%s=AGENT=%s\n' "$BOOT" "$status" >"$CTL"
 	sleep 1
 done

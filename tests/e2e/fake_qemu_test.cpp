@@ -117,6 +117,56 @@ TEST_F(FakeQemu, ModuleLoadFailureShowsInsmodError) {
   EXPECT_NE(r.out.find("unknown symbol in module"), std::string::npos) << r.out;
 }
 
+TEST_F(FakeQemu, BootTimeoutNamesTheTimeoutThatEndedIt) {
+  // The scenario's own timeout (2 s) is shorter than the profile's boot_timeout (20 s).
+  auto r = run("hang_boot", R"({"timeout": 2, "steps": [{"run": "true"}]})", 20);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("no READY within the scenario's timeout of 2 s, key 'timeout' in"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("20 s"), std::string::npos) << r.out;
+  auto by_profile = run("hang_boot", k_one_step, 3);
+  EXPECT_NE(by_profile.out.find("no READY within the profile's boot_timeout of 3 s, "),
+            std::string::npos)
+      << by_profile.out;
+  EXPECT_NE(by_profile.out.find("fake.json"), std::string::npos) << by_profile.out;
+}
+
+TEST_F(FakeQemu, AgentDeathIsNamedNotCalledAHang) {
+  auto r = run("agent_dies", R"({"steps": [{"run": "echo hi", "stdout": "hi", "timeout": 30}]})");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("the guest agent died (killed by signal 9; init restarts it) while the "
+                       "step ran"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("may be hung"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, DamagedAnswerFailsTheStepAsDamaged) {
+  auto r = run("damaged_step", R"({"steps": [{"run": "echo hi; exit 0"}]})");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("answer from the guest was damaged: stdout (3 bytes) has CRC-32"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, JunkBeforeEveryAnswerSwallowsNone) {
+  auto r = run("junk_step", R"({"steps": [
+    {"run": "echo one", "stdout": "one"},
+    {"run": "echo two; exit 7", "stdout": "two", "exit": 7}
+  ]})");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+TEST_F(FakeQemu, MissingExitStatusIsExplainedNotMinusOne) {
+  auto r = run("lost_step", k_one_step);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("the step's exit status was lost"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("got -1"), std::string::npos) << r.out;
+}
+
 TEST_F(FakeQemu, ClosedConsoleDoesNotHangTheRun) {
   auto r = run("close_stdout", k_one_step);
   EXPECT_NE(r.exit_code, -1);

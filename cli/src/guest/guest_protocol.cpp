@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 namespace labctl {
@@ -174,6 +175,41 @@ bool decode_base64(std::string_view text, std::string& out) {
   return true;
 }
 
+uint32_t crc32(std::string_view bytes) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xffffffffu;
+  for (char b : bytes)
+    c = table[(c ^ static_cast<unsigned char>(b)) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+std::string unknown_exit_reason(const StepOutput& output) {
+  if (output.exit_code >= 0)
+    return {};
+  switch (output.end) {
+  case StepEnd::stuck:
+    return "the agent killed the step at its timeout, but it had not ended 5 s later (a "
+           "process stuck in the kernel?)";
+  case StepEnd::lost:
+    return "the step's exit status was lost: the guest process waiting for it was killed";
+  case StepEnd::not_run:
+    return "the command did not reach the guest intact, so it never ran";
+  case StepEnd::exited:
+  case StepEnd::timed_out:
+    break;
+  }
+  return "the guest reported no exit status";
+}
+
 // ResponseDecoder
 
 ResponseDecoder::ResponseDecoder(std::string nonce, size_t limit)
@@ -206,30 +242,41 @@ void ResponseDecoder::line(std::string_view text) {
     fail(fmt::format("output exceeds {} bytes", m_limit));
     return;
   }
-  if (text.substr(0, m_prefix.size()) == m_prefix) {
-    m_started = true;
-    marker(text.substr(m_prefix.size()));
+  if (agent_report(text))
     return;
-  }
   if (!m_started) {
+    // Bytes a step wrote to the channel without a newline end up in front of the first
+    // marker; the nonce is secret and fresh, so finding it anywhere in the line is safe.
+    size_t at = text.find(m_prefix);
+    if (at != std::string_view::npos) {
+      m_garbage.append(text.substr(0, at));
+      m_garbage += '\n';
+      m_started = true;
+      marker(text.substr(at + m_prefix.size()));
+      return;
+    }
     m_garbage.append(text);
     m_garbage += '\n';
     if (m_garbage.size() > k_max_garbage)
       m_garbage.erase(0, m_garbage.size() - k_max_garbage);
     return;
   }
+  if (text.substr(0, m_prefix.size()) == m_prefix) {
+    marker(text.substr(m_prefix.size()));
+    return;
+  }
   if (text.empty())
     return; // the agent ends a kmsg section it copied in bulk with an empty line
   if (text[0] == '=') {
     // No base64 line or kmsg record starts with '=': a marker for another request.
-    fail("unexpected marker inside the answer: " + quoted(text));
+    damaged("unexpected marker inside the answer: " + quoted(text));
     return;
   }
   switch (m_section) {
   case Section::out:
   case Section::err:
     if (!is_base64_line(text)) {
-      fail("a line of the answer is not base64: " + quoted(text));
+      damaged("a line of the answer is not base64: " + quoted(text));
       return;
     }
     (m_section == Section::out ? m_out64 : m_err64).append(text);
@@ -244,51 +291,120 @@ void ResponseDecoder::line(std::string_view text) {
   }
 }
 
+bool ResponseDecoder::agent_report(std::string_view text) {
+  // init writes its report at the start of a line of its own.
+  if (m_boot_prefix.empty() || text.substr(0, m_boot_prefix.size()) != m_boot_prefix)
+    return false;
+  std::string_view rest = text.substr(m_boot_prefix.size());
+  if (rest.substr(0, 6) != "AGENT=")
+    return false;
+  std::string_view status = rest.substr(6);
+  int code = -1;
+  auto [end, ec] = std::from_chars(status.data(), status.data() + status.size(), code);
+  std::string how = ec == std::errc() && end == status.data() + status.size() && code > 128
+                        ? fmt::format("killed by signal {}", code - 128)
+                        : fmt::format("exit status {}", quoted(status));
+  m_agent_died = true;
+  fail(fmt::format("the guest agent died ({}; init restarts it)", how));
+  return true;
+}
+
+namespace {
+
+// "<8 lowercase hex digits>" into `crc`.
+bool parse_crc(std::string_view text, uint32_t& crc) {
+  if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), crc, 16);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+} // namespace
+
 void ResponseDecoder::marker(std::string_view rest) {
-  auto open = [this, rest](Section section) {
+  auto whole = [this, rest] { return quoted(m_prefix + std::string(rest)); };
+  auto open = [this, &whole](Section section) {
     int bit = 1 << static_cast<int>(section);
     // Sections come at most once each, in the order O, E, K.
     if (m_sections_seen >= bit) {
-      fail("answer section out of order: " + quoted(m_prefix + std::string(rest)));
+      damaged("answer section out of order: " + whole());
       return;
     }
     m_sections_seen |= bit;
     m_section = section;
   };
-  if (rest == "O=")
-    return open(Section::out);
-  if (rest == "E=")
-    return open(Section::err);
+  if (rest.substr(0, 2) == "O=" || rest.substr(0, 2) == "E=") {
+    bool out = rest[0] == 'O';
+    if (!parse_crc(rest.substr(2), out ? m_out_crc : m_err_crc)) {
+      damaged("malformed section marker: " + whole());
+      return;
+    }
+    return open(out ? Section::out : Section::err);
+  }
   if (rest == "K=")
     return open(Section::kmsg);
   if (rest.substr(0, 2) != "X=") {
-    fail("unknown marker in the answer: " + quoted(m_prefix + std::string(rest)));
+    damaged("unknown marker in the answer: " + whole());
     return;
   }
-  // X=<exit code or ->=<T or ->
+  // X=<exit code or ->=<how>
   std::string_view fields = rest.substr(2);
   size_t eq = fields.find('=');
   std::string_view code = fields.substr(0, eq);
-  std::string_view timed_out = eq == std::string_view::npos ? "" : fields.substr(eq + 1);
+  std::string_view how = eq == std::string_view::npos ? "" : fields.substr(eq + 1);
   int exit_code = -1;
-  bool code_ok = code == "-";
-  if (!code_ok && !code.empty()) {
+  bool known = false;
+  if (!code.empty() && code != "-") {
     auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), exit_code);
-    code_ok = ec == std::errc() && end == code.data() + code.size() && exit_code >= 0;
+    known = ec == std::errc() && end == code.data() + code.size() && exit_code >= 0;
+    if (!known) {
+      damaged("malformed end marker: " + whole());
+      return;
+    }
   }
-  if (!code_ok || (timed_out != "T" && timed_out != "-")) {
-    fail("malformed end marker: " + quoted(m_prefix + std::string(rest)));
+  StepEnd end_how;
+  if (how == "-" && known)
+    end_how = StepEnd::exited;
+  else if (how == "T" && known)
+    end_how = StepEnd::timed_out;
+  else if (how == "S" && code == "-")
+    end_how = StepEnd::stuck;
+  else if (how == "L" && code == "-")
+    end_how = StepEnd::lost;
+  else if (how == "C" && code == "-")
+    end_how = StepEnd::not_run;
+  else {
+    damaged("malformed end marker: " + whole());
     return;
   }
-  m_output.exit_code = code == "-" ? -1 : exit_code;
-  m_output.guest_timed_out = timed_out == "T";
+  constexpr int out_bit = 1 << static_cast<int>(Section::out);
+  constexpr int err_bit = 1 << static_cast<int>(Section::err);
+  if (m_require_streams && (m_sections_seen & (out_bit | err_bit)) != (out_bit | err_bit)) {
+    damaged(fmt::format("the answer has no {} section",
+                        m_sections_seen & out_bit ? "stderr" : "stdout"));
+    return;
+  }
+  m_output.exit_code = known ? exit_code : -1;
+  m_output.end = end_how;
+  m_output.guest_timed_out = end_how == StepEnd::timed_out || end_how == StepEnd::stuck;
   if (!decode_base64(m_out64, m_output.out)) {
-    fail("stdout is not valid base64");
+    damaged("stdout is not valid base64");
     return;
   }
   if (!decode_base64(m_err64, m_output.err)) {
-    fail("stderr is not valid base64");
+    damaged("stderr is not valid base64");
     return;
+  }
+  for (auto [name, bit, bytes, sent] :
+       {std::tuple{"stdout", out_bit, &m_output.out, m_out_crc},
+        std::tuple{"stderr", err_bit, &m_output.err, m_err_crc}}) {
+    if (!(m_sections_seen & bit))
+      continue;
+    if (uint32_t got = crc32(*bytes); got != sent) {
+      damaged(fmt::format("{} ({} bytes) has CRC-32 {:08x}, the guest sent {:08x}", name,
+                          bytes->size(), got, sent));
+      return;
+    }
   }
   m_out64.clear();
   m_err64.clear();

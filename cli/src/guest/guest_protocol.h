@@ -1,20 +1,32 @@
 #pragma once
 
-// The host side of the control channel (ttyS1) spoken with initrd/init.sh and
-// initrd/agent.sh. Requests are single lines; answers are framed by lines that start with
-// "=<nonce>=", which no base64 line and no /dev/kmsg record can start with:
+// The host side of the control channel (ttyS1, which init moves to /run/labctl/ctl) spoken
+// with initrd/init.sh and initrd/agent.sh. Requests are single lines; answers are framed by
+// lines that start with "=<nonce>=", which no base64 line and no /dev/kmsg record can start
+// with:
 //
-//   boot (nonce from labctl.boot=):  =N=MOD=<name>=OK
-//                                    =N=MOD=<name>=FAIL=<base64 of insmod's output>
-//                                    =N=READY=<uname -r>
-//   RUN answer:                      =N=O=  base64 lines of stdout
-//                                    =N=E=  base64 lines of stderr
-//                                    =N=K=  /dev/kmsg records, one per line
-//                                    =N=X=<exit code or ->=<T or ->
+//   boot (nonce from labctl.boot=):  =B=MOD=<name>=OK
+//                                    =B=MOD=<name>=FAIL=<base64 of insmod's output>
+//                                    =B=READY=<uname -r>
+//   agent death (init, any time):    =B=AGENT=<the agent's exit status>
+//   RUN answer:                      (an empty line)
+//                                    =N=O=<crc>  base64 lines of stdout
+//                                    =N=E=<crc>  base64 lines of stderr
+//                                    =N=K=       /dev/kmsg records, one per line
+//                                    =N=X=<exit code or ->=<how>
 //
-// KMSG is answered with K and X, PING and HALT with X alone.
+// <crc> is the CRC-32 (the one of zlib and busybox's crc32 applet) of the decoded bytes, as
+// 8 lowercase hex digits, so an answer damaged on its way is reported as damaged. <how> is
+// "-" (the step ended by itself), "T" (the agent killed it at its timeout), "S" (killed at
+// its timeout but still not ended 5 s later; code "-"), "L" (its exit status was lost: the
+// process waiting for it was killed; code "-") or "C" (the command text did not arrive
+// intact, nothing ran; code "-", stderr says why). The empty line first ends whatever a
+// step wrote to the channel without a newline, so it cannot hide the first marker.
+//
+// KMSG is answered with K and X, PING and HALT with X alone (how "-").
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +47,32 @@ std::string encode_base64(std::string_view bytes);
 // Decode standard base64 (padding required, line breaks not allowed); false on anything else.
 bool decode_base64(std::string_view text, std::string& out);
 
+// CRC-32 as zlib and busybox's crc32 applet compute it (reflected, polynomial 0xedb88320).
+uint32_t crc32(std::string_view bytes);
+
+// How a step ended, as the agent saw it (the <how> field of the X marker).
+enum class StepEnd {
+  exited,    // by itself (or by a signal from elsewhere: exit code 128+N)
+  timed_out, // the agent killed it at its timeout
+  stuck,     // killed at its timeout, still not ended 5 s later: exit status unknown
+  lost,      // its exit status was lost (the process waiting for it was killed)
+  not_run,   // the command text did not arrive intact; nothing ran
+};
+
 // What one step produced in the guest.
 struct StepOutput {
   int exit_code = -1;        // as sh reports it (128+N when killed by signal N); -1 unknown
   std::string out, err;
   bool guest_timed_out = false; // the agent killed the step at its timeout
+  StepEnd end = StepEnd::exited;
   std::vector<std::string> kmsg; // new /dev/kmsg records, "level,seq,usec,flags;text"
 };
+
+// Why the exit code of `output` is unknown (exit_code -1), in words; empty when it is known.
+std::string unknown_exit_reason(const StepOutput& output);
+
+// The start of every error for an answer that did not arrive intact.
+inline constexpr std::string_view k_damaged_answer = "answer from the guest was damaged: ";
 
 // Decodes one answer from bytes arriving in chunks of any size. Bytes before the first
 // "=<nonce>=" line (boot noise, answers to older requests) are ignored and kept for
@@ -52,14 +83,25 @@ public:
 
   explicit ResponseDecoder(std::string nonce, size_t limit = k_default_limit);
 
+  // An answer to RUN must have its O and E sections: without them, a damaged marker line
+  // could pass for empty output.
+  void require_streams() { m_require_streams = true; }
+  // Also watch for init's report that the agent died (=<boot nonce>=AGENT=...): it fails
+  // the answer at once instead of leaving the host to wait for the step's deadline.
+  void watch_agent(const std::string& boot_nonce) { m_boot_prefix = "=" + boot_nonce + "="; }
+
   // Consume bytes; returns how many were used (fewer than given only once the answer is
   // complete or the decoder has failed: the rest belongs to whatever comes next).
   size_t feed(std::string_view bytes);
 
   bool done() const { return m_done; }
   bool failed() const { return !m_error.empty(); }
-  // Why decoding failed, e.g. "output exceeds 67108864 bytes".
+  // Why decoding failed, e.g. "output exceeds 67108864 bytes", "answer from the guest was
+  // damaged: stdout has CRC-32 1a2b3c4d, the guest sent 5e6f7a8b".
   const std::string& error() const { return m_error; }
+  // init reported that the agent exited while this answer was awaited (error() says how:
+  // "the guest agent died (killed by signal 9; init restarts it)").
+  bool agent_died() const { return m_agent_died; }
   // What preceded the answer (at most the last 64 KiB).
   const std::string& garbage() const { return m_garbage; }
 
@@ -72,9 +114,15 @@ private:
   void line(std::string_view text);
   void marker(std::string_view rest);
   void fail(std::string message);
+  void damaged(std::string message) { fail(std::string(k_damaged_answer) + message); }
+  bool agent_report(std::string_view text);
   void account(size_t bytes);
 
-  std::string m_prefix; // "=<nonce>="
+  std::string m_prefix;      // "=<nonce>="
+  std::string m_boot_prefix; // "=<boot nonce>=", empty: not watched
+  bool m_require_streams = false;
+  bool m_agent_died = false;
+  uint32_t m_out_crc = 0, m_err_crc = 0;
   size_t m_limit;
   size_t m_buffered = 0;
   std::string m_partial;

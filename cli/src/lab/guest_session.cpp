@@ -24,6 +24,10 @@ std::string GuestSession::describe(Outcome outcome) {
     return "interrupted";
   case Outcome::protocol_error:
     return "control channel error";
+  case Outcome::agent_died:
+    return "the guest agent died";
+  case Outcome::exit_unknown:
+    return "no exit status";
   }
   return "?";
 }
@@ -137,6 +141,9 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
   auto started = Clock::now();
   std::string nonce = make_nonce();
   m_response = std::make_unique<ResponseDecoder>(nonce);
+  m_response->watch_agent(m_boot_nonce);
+  if (verb == "RUN")
+    m_response->require_streams();
   if (!m_vm->send_control(encode_request(verb, nonce, timeout_seconds, command))) {
     step.outcome = Outcome::qemu_exited;
     step.error = "the control channel closed";
@@ -154,11 +161,17 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
     deadline = std::min(hard_deadline, m_last_control_bytes + k_silence);
   }
   if (m_response->failed()) {
-    step.outcome = Outcome::protocol_error;
+    step.outcome = m_response->agent_died() ? Outcome::agent_died : Outcome::protocol_error;
     step.error = m_response->error();
   } else if (step.outcome == Outcome::ok) {
     step.output = m_response->take();
     kmsg_records(step.output.kmsg);
+    // A step killed at its timeout is judged as timed out; any other missing status is
+    // explained here rather than shown as exit code -1.
+    if (step.output.exit_code < 0 && !step.output.guest_timed_out) {
+      step.outcome = Outcome::exit_unknown;
+      step.error = unknown_exit_reason(step.output);
+    }
   }
   m_response.reset();
   step.seconds = std::chrono::duration<double>(Clock::now() - started).count();

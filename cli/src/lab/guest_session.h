@@ -32,7 +32,11 @@ public:
   };
 
   // How a wait ended.
-  enum class Outcome { ok, timeout, qemu_exited, interrupted, protocol_error };
+  // agent_died: init reported that the agent exited before it answered (it restarts it);
+  // exit_unknown: an answer arrived, but without the step's exit status (error says why);
+  // protocol_error: the answer was damaged or the channel broke (error says how).
+  enum class Outcome { ok, timeout, qemu_exited, interrupted, protocol_error, agent_died,
+                       exit_unknown };
   static std::string describe(Outcome outcome);
 
   struct Boot {
@@ -44,7 +48,7 @@ public:
   struct Step {
     Outcome outcome = Outcome::ok;
     StepOutput output;
-    std::string error;  // for protocol errors
+    std::string error;  // for protocol_error, agent_died, exit_unknown: what happened
     double seconds = 0;
   };
 

@@ -157,6 +157,7 @@ private:
 
     auto boot_deadline =
         std::min(m_deadline, Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
+    m_boot_ended_by_scenario_timeout = boot_deadline == m_deadline;
     auto boot = m_session->wait_ready(boot_deadline);
     if (boot.outcome != GuestSession::Outcome::ok) {
       boot_failed(boot);
@@ -201,9 +202,16 @@ private:
       }
     switch (boot.outcome) {
     case O::timeout:
-      fail(fmt::format("the kernel never reached init (no READY within {} s); last console "
-                       "lines:\n{}",
-                       m_lab.profile.boot_timeout, console));
+      // Say which timeout ended the boot: the scenario's own can be the shorter one.
+      fail(fmt::format(
+          "the kernel never reached init (no READY within {}); last console lines:\n{}",
+          m_boot_ended_by_scenario_timeout
+              ? fmt::format("the scenario's timeout of {} s, key 'timeout' in {}",
+                            m_scenario.timeout, m_scenario.file.string())
+              : fmt::format("the profile's boot_timeout of {} s, {}", m_lab.profile.boot_timeout,
+                            m_lab.profile.file.empty() ? std::string("built-in default")
+                                                       : m_lab.profile.file.string()),
+          console));
       break;
     case O::qemu_exited: {
       QemuVm& vm = m_session->vm();
@@ -266,7 +274,8 @@ private:
             "{}: no answer from the guest ({}); last console lines:\n{}",
             scenario_timeout ? fmt::format("scenario timed out after {} s", m_scenario.timeout)
                              : fmt::format("timed out after {} s", step.timeout),
-            "the guest may be hung", join_lines(m_session->vm().recent_console(), 15)));
+            "the guest sent nothing, not even news of its agent dying: it may be hung",
+            join_lines(m_session->vm().recent_console(), 15)));
         stop = true;
       } else if (result.outcome == O::interrupted) {
         error(ExitCode::interrupted, "interrupted during " + label);
@@ -389,6 +398,7 @@ private:
   std::unique_ptr<GuestSession> m_session;
   bool m_failed = false;
   bool m_guest_responsive = true;
+  bool m_boot_ended_by_scenario_timeout = false; // its deadline came before boot_timeout
   std::string m_artifact_error; // the first artifact that could not be written, and why
 };
 

@@ -29,13 +29,11 @@ protected:
     m_busybox = find_program("busybox");
     if (m_busybox.empty())
       GTEST_SKIP() << "busybox is not installed";
-    m_dir.mkdir("tmp");
     m_dir.mkdir("run");
     m_dir.write("run/kmsg", "");
     ProcessSpec spec;
     spec.argv = {m_busybox.string(), "sh", std::string(LABCTL_SOURCE_DIR) + "/initrd/agent.sh"};
-    spec.env = {{"LABCTL_AGENT_TMP", (m_dir.path() / "tmp").string()},
-                {"LABCTL_AGENT_RUN", (m_dir.path() / "run").string()}};
+    spec.env = {{"LABCTL_AGENT_RUN", (m_dir.path() / "run").string()}};
     spec.in = Stream::pipe;
     spec.err = Stream::null;
     spec.own_process_group = true;
@@ -47,7 +45,8 @@ protected:
   // Send one request and decode its answer (a failed decoder or a timeout fails the test).
   StepOutput request(std::string_view verb, std::string_view command = {}, int timeout_s = 10,
                      std::chrono::seconds wait = 30s) {
-    std::string nonce = make_nonce();
+    m_nonce = make_nonce();
+    const std::string& nonce = m_nonce;
     std::string line = encode_request(verb, nonce, timeout_s, command);
     for (size_t sent = 0; sent < line.size();) {
       ssize_t n = ::write(m_agent->stdin_fd(), line.data() + sent, line.size() - sent);
@@ -58,6 +57,8 @@ protected:
       sent += static_cast<size_t>(n);
     }
     ResponseDecoder decoder(nonce);
+    if (verb == "RUN")
+      decoder.require_streams();
     auto deadline = Clock::now() + wait;
     char buffer[65536];
     while (!decoder.done() && !decoder.failed() && Clock::now() < deadline) {
@@ -83,6 +84,7 @@ protected:
   test::ScratchDir m_dir;
   std::unique_ptr<Process> m_agent;
   double m_last_seconds = 0;
+  std::string m_nonce; // of the last request
 };
 
 TEST_F(GuestAgent, ExitCodesAndSeparateStreams) {
@@ -180,7 +182,52 @@ TEST_F(GuestAgent, PingAndBadCommandText) {
   }
   auto bad = decoder.take();
   EXPECT_EQ(bad.exit_code, -1);
+  EXPECT_EQ(bad.end, StepEnd::not_run);
   EXPECT_NE(bad.err.find("not valid base64"), std::string::npos);
+}
+
+TEST_F(GuestAgent, StepCannotSeeItsNonce) {
+  // Everything a step could look at without reading the agent's memory: its name ($0), its
+  // arguments and environment, those of its parents, and the agent's folder.
+  auto step = request("RUN", R"SH(echo "$0 $*"; env; tr '\0' ' ' </proc/self/cmdline
+    p=$$
+    while [ "$p" -gt 1 ]; do
+      tr '\0' ' ' </proc/$p/cmdline; tr '\0' '\n' </proc/$p/environ
+      read -r _ _ _ p _ </proc/$p/stat
+    done
+    ls -la "$(dirname "$0")" "$(dirname "$0")/..")SH");
+  EXPECT_EQ(step.exit_code, 0) << step.err;
+  EXPECT_NE(step.out.find("steps"), std::string::npos) << step.out; // it looked
+  EXPECT_EQ(step.out.find(m_nonce), std::string::npos) << step.out;
+  EXPECT_EQ(step.err.find(m_nonce), std::string::npos) << step.err;
+}
+
+TEST_F(GuestAgent, JunkWrittenToTheChannelDoesNotHideTheAnswer) {
+  // The step reaches the agent's stdout (the control tty in a guest) through /proc and
+  // writes a half line into it, then the agent answers: the answer must still be found.
+  auto step = request("RUN", R"(read -r _ _ _ w _ </proc/$$/stat
+    read -r _ _ _ agent _ </proc/$w/stat
+    printf 'junk without a newline =' >/proc/$agent/fd/1
+    echo after; exit 7)");
+  EXPECT_EQ(step.exit_code, 7);
+  EXPECT_EQ(step.out, "after\n");
+  EXPECT_EQ(request("RUN", "echo next").out, "next\n");
+}
+
+TEST_F(GuestAgent, KilledWrapperIsALostStatusNotMinusOneUnexplained) {
+  // The step kills the subshell that waits for it: nobody reports its status.
+  auto step = request("RUN", "kill -9 $PPID; sleep 30", 1);
+  EXPECT_EQ(step.exit_code, -1);
+  EXPECT_EQ(step.end, StepEnd::lost);
+  EXPECT_NE(unknown_exit_reason(step).find("lost"), std::string::npos);
+  EXPECT_EQ(request("RUN", "echo next").out, "next\n");
+}
+
+TEST_F(GuestAgent, StepFilesLiveInTheAgentFolderAndSurviveItsRemoval) {
+  auto where = request("RUN", "echo \"$0\"");
+  EXPECT_EQ(where.out, (m_dir.path() / "run/steps/").string() + "1.c\n");
+  request("RUN", "rm -rf \"$(dirname \"$0\")\"");
+  EXPECT_EQ(request("RUN", "echo still").out, "still\n");
 }
 
 } // namespace

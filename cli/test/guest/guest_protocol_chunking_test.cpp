@@ -14,7 +14,7 @@ const std::string k_nonce = "0123456789abcdef";
 TEST(GuestProtocolChunking, LimitFailureIsTheSameWholeOrByteByByte) {
   // Found by the fuzz target: a long marker line right at the limit failed as "unexpected
   // marker" when fed whole, but as "output exceeds" when fed in pieces.
-  std::string answer = "=" + k_nonce + "=O=\n" + std::string(200, 'A') + "\n=" + k_nonce +
+  std::string answer = "=" + k_nonce + "=O=00000000\n" + std::string(200, 'A') + "\n=" + k_nonce +
                        "=MOD=" + std::string(100, 'x') + "\n";
   ResponseDecoder whole(k_nonce, 256);
   whole.feed(answer);

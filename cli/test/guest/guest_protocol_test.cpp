@@ -2,6 +2,7 @@
 
 #include "test_support.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -37,21 +38,25 @@ std::string base64_lines(std::string_view bytes) {
   return out;
 }
 
+std::string crc_hex(std::string_view bytes) { return fmt::format("{:08x}", crc32(bytes)); }
+
 // An answer exactly as initrd/agent.sh writes it.
 std::string agent_answer(const std::string& nonce, std::string_view out, std::string_view err,
                          const std::vector<std::string>& kmsg = {},
-                         const std::string& exit = "0", const std::string& timed_out = "-") {
-  std::string a = "=" + nonce + "=O=\n" + base64_lines(out) + "=" + nonce + "=E=\n" +
-                  base64_lines(err) + "=" + nonce + "=K=\n";
+                         const std::string& exit = "0", const std::string& how = "-") {
+  std::string a = "\n=" + nonce + "=O=" + crc_hex(out) + "\n" + base64_lines(out) + "=" +
+                  nonce + "=E=" + crc_hex(err) + "\n" + base64_lines(err) + "=" + nonce +
+                  "=K=\n";
   for (const auto& record : kmsg)
     a += record + "\n";
   if (!kmsg.empty())
     a += "\n"; // the agent's bulk copy ends with an empty line
-  return a + "=" + nonce + "=X=" + exit + "=" + timed_out + "\n";
+  return a + "=" + nonce + "=X=" + exit + "=" + how + "\n";
 }
 
 StepOutput decode_whole(const std::string& bytes, const std::string& nonce = k_nonce) {
   ResponseDecoder decoder(nonce);
+  decoder.watch_agent("b0075eedb0075eed");
   EXPECT_EQ(decoder.feed(bytes), bytes.size());
   EXPECT_TRUE(decoder.done());
   EXPECT_FALSE(decoder.failed()) << decoder.error();
@@ -196,17 +201,116 @@ TEST(GuestResponseDecoder, StopsConsumingAtTheEndOfItsAnswer) {
 }
 
 TEST(GuestResponseDecoder, ExitStatusForms) {
-  auto unknown = decode_whole(agent_answer(k_nonce, "", "", {}, "-", "T"));
-  EXPECT_EQ(unknown.exit_code, -1);
-  EXPECT_TRUE(unknown.guest_timed_out);
+  auto killed = decode_whole(agent_answer(k_nonce, "", "", {}, "137", "T"));
+  EXPECT_EQ(killed.exit_code, 137);
+  EXPECT_TRUE(killed.guest_timed_out);
+  EXPECT_EQ(killed.end, StepEnd::timed_out);
+  EXPECT_EQ(unknown_exit_reason(killed), "");
+  auto stuck = decode_whole(agent_answer(k_nonce, "", "", {}, "-", "S"));
+  EXPECT_EQ(stuck.exit_code, -1);
+  EXPECT_TRUE(stuck.guest_timed_out);
+  EXPECT_NE(unknown_exit_reason(stuck).find("had not ended 5 s later"), std::string::npos);
+  auto lost = decode_whole(agent_answer(k_nonce, "", "", {}, "-", "L"));
+  EXPECT_EQ(lost.end, StepEnd::lost);
+  EXPECT_FALSE(lost.guest_timed_out);
+  EXPECT_NE(unknown_exit_reason(lost).find("exit status was lost"), std::string::npos);
+  auto not_run = decode_whole(agent_answer(k_nonce, "", "bad text\n", {}, "-", "C"));
+  EXPECT_EQ(not_run.end, StepEnd::not_run);
+  EXPECT_NE(unknown_exit_reason(not_run).find("never ran"), std::string::npos);
   EXPECT_EQ(decode_whole(agent_answer(k_nonce, "", "", {}, "255")).exit_code, 255);
 }
 
+TEST(GuestResponseDecoder, Crc32IsZlibs) {
+  EXPECT_EQ(crc32(""), 0u);
+  EXPECT_EQ(crc32("hello"), 0x3610a686u); // busybox crc32 and zlib.crc32 agree
+  EXPECT_EQ(crc32("123456789"), 0xcbf43926u);
+}
+
+TEST(GuestResponseDecoder, JunkWithoutNewlineBeforeTheAnswerDoesNotHideIt) {
+  // `printf junk > <control tty>` in a step: its bytes arrive just before the answer.
+  for (std::string junk : {"junk", "junk=", "=junk=", "\x01\xff"}) {
+    auto output = decode_whole(junk + agent_answer(k_nonce, "after\n", "", {}, "7"));
+    EXPECT_EQ(output.out, "after\n") << junk;
+    EXPECT_EQ(output.exit_code, 7) << junk;
+  }
+  // Even without the agent's leading empty line, the marker is found inside the line.
+  std::string answer = agent_answer(k_nonce, "x", "");
+  ResponseDecoder decoder(k_nonce);
+  decoder.feed("junk" + answer.substr(1));
+  ASSERT_TRUE(decoder.done()) << decoder.error();
+  EXPECT_NE(decoder.garbage().find("junk"), std::string::npos);
+  EXPECT_EQ(decoder.take().out, "x");
+}
+
+void expect_damaged(const std::string& bytes, const std::string& message_part,
+                    bool require_streams = false) {
+  ResponseDecoder decoder(k_nonce);
+  if (require_streams)
+    decoder.require_streams();
+  decoder.feed(bytes);
+  EXPECT_TRUE(decoder.failed()) << bytes;
+  EXPECT_FALSE(decoder.done());
+  EXPECT_EQ(decoder.error().rfind(k_damaged_answer, 0), 0u) << decoder.error();
+  EXPECT_NE(decoder.error().find(message_part), std::string::npos) << decoder.error();
+}
+
+TEST(GuestResponseDecoder, DamagedAnswerIsNeverAPass) {
+  const std::string m = "=" + k_nonce + "=";
+  std::string good = agent_answer(k_nonce, "output of the step\n", "err\n", {}, "7");
+  // Junk made of base64 characters inside the O section: the CRC no longer matches.
+  std::string extra = good;
+  extra.insert(extra.find(m + "E="), "junk\n");
+  expect_damaged(extra, "stdout"); // invalid base64 after the padding, or a CRC mismatch
+  // One byte of the output changed on its way.
+  std::string flipped = good;
+  size_t b64 = flipped.find('\n', flipped.find("=O=")) + 1;
+  flipped[b64] = flipped[b64] == 'A' ? 'B' : 'A';
+  expect_damaged(flipped, "has CRC-32");
+  // A line of base64 lost.
+  std::string big = agent_answer(k_nonce, random_bytes(500, 9), "", {}, "0");
+  size_t line = big.find('\n', big.find("=O=")) + 1;
+  big.erase(line, big.find('\n', line) + 1 - line);
+  expect_damaged(big, "stdout (");
+  // Junk that is not base64, and a marker of another answer, inside the frame.
+  std::string not_b64 = good;
+  not_b64.insert(not_b64.find(m + "E="), "junk!\n");
+  expect_damaged(not_b64, "not base64");
+  // A damaged O marker: without require_streams the output would look empty.
+  std::string no_o = good;
+  no_o[no_o.find(m + "O=")] = 'x';
+  expect_damaged(no_o, "no stdout section", true);
+  std::string bad_crc = good;
+  bad_crc.replace(bad_crc.find(m + "O=") + m.size() + 2, 8, "xyz");
+  expect_damaged(bad_crc, "malformed section marker");
+}
+
+TEST(GuestResponseDecoder, AgentDeathIsReportedAtOnce) {
+  ResponseDecoder decoder(k_nonce);
+  decoder.watch_agent("b0075eedb0075eed");
+  decoder.require_streams();
+  std::string answer = agent_answer(k_nonce, "partial output", "");
+  // The agent died in the middle of its answer; init reports it on a line of its own.
+  decoder.feed(answer.substr(0, answer.find("=" + k_nonce + "=E=")) + "\n=b0075eedb0075eed=AGENT=137\n");
+  EXPECT_TRUE(decoder.failed());
+  EXPECT_TRUE(decoder.agent_died());
+  EXPECT_NE(decoder.error().find("the guest agent died (killed by signal 9; init restarts it)"), std::string::npos)
+      << decoder.error();
+  EXPECT_NE(decoder.error().find("init restarts it"), std::string::npos);
+  // Before any answer, too; another boot nonce is just noise.
+  ResponseDecoder early(k_nonce);
+  early.watch_agent("b0075eedb0075eed");
+  early.feed("=ffffffffffffffff=AGENT=1\n");
+  EXPECT_FALSE(early.failed());
+  early.feed("=b0075eedb0075eed=AGENT=1\n");
+  EXPECT_TRUE(early.agent_died());
+  EXPECT_NE(early.error().find("(exit status '1';"), std::string::npos) << early.error();
+}
+
 TEST(GuestResponseDecoder, KmsgAndPingAnswers) {
-  auto kmsg = decode_whole("=" + k_nonce + "=K=\n6,1,2,-;one\n6,2,3,-;two\n\n=" + k_nonce +
+  auto kmsg = decode_whole("\n=" + k_nonce + "=K=\n6,1,2,-;one\n6,2,3,-;two\n\n=" + k_nonce +
                            "=X=0=-\n");
   EXPECT_EQ(kmsg.kmsg, (std::vector<std::string>{"6,1,2,-;one", "6,2,3,-;two"}));
-  auto ping = decode_whole("=" + k_nonce + "=X=0=-\n");
+  auto ping = decode_whole("\n=" + k_nonce + "=X=0=-\n");
   EXPECT_EQ(ping.exit_code, 0);
 }
 
@@ -220,15 +324,19 @@ void expect_failure(const std::string& bytes, const std::string& message_part) {
 
 TEST(GuestResponseDecoder, ProtocolViolationsFail) {
   const std::string m = "=" + k_nonce + "=";
-  expect_failure(m + "O=\n" + "=fedcba9876543210=X=0=-\n", "unexpected marker");
-  expect_failure(m + "O=\nnot base64!\n", "not base64");
-  expect_failure(m + "O=\nYWJ\n" + m + "X=0=-\n", "stdout is not valid base64");
-  expect_failure(m + "E=\n" + m + "O=\n", "out of order");
-  expect_failure(m + "O=\n" + m + "O=\n", "out of order");
+  const std::string o = m + "O=00000000\n", e = m + "E=00000000\n";
+  expect_failure(o + "=fedcba9876543210=X=0=-\n", "unexpected marker");
+  expect_failure(o + "not base64!\n", "not base64");
+  expect_failure(o + "YWJ\n" + m + "X=0=-\n", "stdout is not valid base64");
+  expect_failure(e + o, "out of order");
+  expect_failure(o + o, "out of order");
+  expect_failure(m + "O=\n", "malformed section marker");
   expect_failure(m + "Z=\n", "unknown marker");
   expect_failure(m + "X=abc=-\n", "malformed end marker");
   expect_failure(m + "X=0=maybe\n", "malformed end marker");
   expect_failure(m + "X=0\n", "malformed end marker");
+  expect_failure(m + "X=-=-\n", "malformed end marker");
+  expect_failure(m + "X=0=L\n", "malformed end marker");
 }
 
 TEST(GuestResponseDecoder, OutputBeyondTheLimitFails) {
