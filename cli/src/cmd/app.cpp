@@ -34,9 +34,10 @@ build, the guest does not boot or its kernel panics.
 
 )";
 
-constexpr const char* k_gdb_help = "Start QEMU's GDB stub on a free 127.0.0.1 port (kernel "
-                                   "booted with nokaslr) and write gdb.script with the "
-                                   "modules' load addresses; no host timeouts after boot";
+constexpr const char* k_gdb_help = "Start QEMU's GDB stub on a unix socket only root can "
+                                   "reach (never TCP; kernel booted with nokaslr) and write "
+                                   "gdb.script with the socket and the modules' load "
+                                   "addresses; no host timeouts after boot";
 constexpr const char* k_gdb_wait_help = "Like --gdb, and halt the guest once its modules are "
                                         "loaded until gdb continues it";
 constexpr const char* k_trace_help = "Enable QEMU trace events matching PATTERN[,PATTERN...] "

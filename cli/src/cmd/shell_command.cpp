@@ -5,7 +5,6 @@
 #include "run/lab_setup.h"
 #include "run/shell_session.h"
 #include "util/fs.h"
-#include "util/tcp_port.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -53,8 +52,7 @@ int command_shell(const GlobalOptions& global, const ShellOptions& options) {
   request.guest.trace = trace_patterns(scenario_trace, options.trace);
   request.guest.artifacts =
       options.artifacts.empty() ? default_shell_artifacts() : fs::path(options.artifacts);
-  if (options.gdb || options.gdb_wait)
-    request.guest.gdb_port = pick_free_tcp_port().take();
+  request.guest.gdb = options.gdb || options.gdb_wait;
   request.gdb_wait = options.gdb_wait;
 
   Profile profile = load_selected_profile(global);

@@ -66,10 +66,12 @@ parse_module_sections(std::string_view text) {
   return out;
 }
 
-std::string gdb_script(int port, const std::vector<LoadedModule>& modules) {
+std::string gdb_script(const std::filesystem::path& stub,
+                       const std::vector<LoadedModule>& modules) {
   std::string script = "# Written by labctl: the guest's GDB stub and its modules at their load "
                        "addresses.\n";
-  script += fmt::format("target remote 127.0.0.1:{}\n", port);
+  // gdb takes the rest of the line as the name; a path to a unix socket connects to it.
+  script += fmt::format("target remote {}\n", stub.string());
   for (const auto& m : modules) {
     std::string text;
     std::string rest;

@@ -28,10 +28,11 @@ std::string module_sections_command(const std::vector<std::string>& module_names
 std::map<std::string, std::vector<std::pair<std::string, std::string>>>
 parse_module_sections(std::string_view text);
 
-// A gdb command file: connect to the stub on 127.0.0.1:`port`, then add-symbol-file each
+// A gdb command file: connect to the stub on the unix socket `stub`, then add-symbol-file each
 // module at its load addresses (.text as the address, the rest as -s SECTION ADDRESS) and
 // add the .ko's folder to the source path. .init.* sections are kept (their memory is freed
 // after loading, but leaving them out would put their symbols at address 0).
-std::string gdb_script(int port, const std::vector<LoadedModule>& modules);
+std::string gdb_script(const std::filesystem::path& stub,
+                       const std::vector<LoadedModule>& modules);
 
 } // namespace labctl

@@ -6,7 +6,24 @@
 
 namespace labctl {
 
+namespace {
+
+// A value inside a QEMU option list ("key=value,key=value"), where a comma is written twice.
+std::string opt_value(const std::filesystem::path& path) {
+  std::string out;
+  for (char c : path.string()) {
+    out += c;
+    if (c == ',')
+      out += ',';
+  }
+  return out;
+}
+
+} // namespace
+
 std::vector<std::string> qemu_argv(const QemuLaunch& l) {
+  // No default devices (-nodefaults: no monitor, serial, NIC or display of QEMU's choosing)
+  // and no display: the only things QEMU listens on are named below.
   std::vector<std::string> argv = {
       l.qemu,
       "-nodefaults",
@@ -25,20 +42,26 @@ std::vector<std::string> qemu_argv(const QemuLaunch& l) {
   }
   argv.insert(argv.end(), {"-kernel", l.kernel.string(), "-initrd", l.initrd.string(), "-append",
                            l.append});
-  // ttyS0: the kernel console on QEMU's stdio; ttyS1: the control channel, a socket that
-  // labctl already listens on, so no byte is lost before labctl is ready.
-  argv.insert(argv.end(), {"-serial", "stdio", "-chardev",
-                           fmt::format("socket,id=labctl-ctl,path={}", l.control_socket.string()),
-                           "-serial", "chardev:labctl-ctl"});
-  argv.insert(argv.end(), {"-chardev",
-                           fmt::format("socket,id=labctl-qmp,path={}", l.qmp_socket.string()),
-                           "-mon", "chardev=labctl-qmp,mode=control"});
-  argv.insert(argv.end(), {"-debugcon", "file:" + l.debugcon_file.string()});
-  if (l.gdb_port > 0) {
-    argv.insert(argv.end(), {"-gdb", fmt::format("tcp:127.0.0.1:{}", l.gdb_port)});
+  if (l.gdb) {
+    // Before the control and QMP chardevs, which QEMU creates in order: once labctl has
+    // accepted those two, this socket exists.
+    argv.insert(argv.end(),
+                {"-chardev",
+                 fmt::format("socket,id=labctl-gdb,path={},server=on,wait=off",
+                             opt_value(l.gdb_socket)),
+                 "-gdb", "chardev:labctl-gdb"});
     if (l.gdb_wait)
       argv.push_back("-S");
   }
+  // ttyS0: the kernel console on QEMU's stdio; ttyS1: the control channel, a socket that
+  // labctl already listens on, so no byte is lost before labctl is ready.
+  argv.insert(argv.end(), {"-serial", "stdio", "-chardev",
+                           fmt::format("socket,id=labctl-ctl,path={}", opt_value(l.control_socket)),
+                           "-serial", "chardev:labctl-ctl"});
+  argv.insert(argv.end(), {"-chardev",
+                           fmt::format("socket,id=labctl-qmp,path={}", opt_value(l.qmp_socket)),
+                           "-mon", "chardev=labctl-qmp,mode=control"});
+  argv.insert(argv.end(), {"-debugcon", "file:" + l.debugcon_file.string()});
   // One -trace per pattern; the file is global, so naming it once is enough.
   bool first_trace = true;
   for (size_t start = 0, end = 0; start < l.trace.size(); start = end + 1) {

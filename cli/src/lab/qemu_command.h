@@ -22,14 +22,17 @@ struct QemuLaunch {
   std::filesystem::path control_socket; // labctl listens; QEMU connects (ttyS1)
   std::filesystem::path qmp_socket;     // labctl listens; QEMU connects (QMP)
   std::filesystem::path debugcon_file;
-  int gdb_port = 0;                     // 0: no GDB stub
+  bool gdb = false;                     // a GDB stub on gdb_socket
+  std::filesystem::path gdb_socket;     // QEMU listens; only root can reach it (0700 folder)
   bool gdb_wait = false;                // start halted (-S)
   std::string trace;                    // -trace patterns, comma-separated; empty: none
   std::filesystem::path trace_file;
   std::vector<std::string> extra;       // the profile's qemu_args, last
 };
 
-// The argv (never a shell string) for `launch`.
+// The argv (never a shell string) for `launch`. QEMU listens on nothing but the GDB stub's
+// unix socket: gdb's `monitor` runs HMP commands as QEMU's user (root), so a TCP port would
+// hand the host to every local user.
 std::vector<std::string> qemu_argv(const QemuLaunch& launch);
 
 // The kernel command line: what labctl needs (console, panic, boot nonce) then the profile's.

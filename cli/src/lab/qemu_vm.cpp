@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace labctl {
@@ -45,19 +46,48 @@ bool write_whole(int fd, std::string_view data) {
   return true;
 }
 
+Status check_private_dir(const fs::path& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0)
+    return environment_error(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)
+    return environment_error(fmt::format(
+        "{} is not a private folder (a directory of uid {} with mode 0700): refusing to put "
+        "QEMU's sockets there",
+        dir.string(), ::geteuid()));
+  return ok_status();
+}
+
+Status owner_only(const fs::path& socket) {
+  if (::fchmodat(AT_FDCWD, socket.c_str(), 0600, 0) != 0)
+    return environment_error(
+        fmt::format("cannot make {} mode 0600: {}", socket.string(), std::strerror(errno)));
+  return ok_status();
+}
+
 } // namespace
 
 Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
                                               const std::filesystem::path& console_log) {
   std::unique_ptr<QemuVm> vm(new QemuVm());
+  // Whoever reaches these sockets drives a root QEMU (QMP, gdb's `monitor`): the folder
+  // must be root's alone, and each socket is 0600 as well.
+  if (auto s = check_private_dir(vm->m_private.path()); !s)
+    return s.error();
   launch.control_socket = vm->m_private.path() / "control.sock";
   launch.qmp_socket = vm->m_private.path() / "qmp.sock";
+  if (launch.gdb)
+    launch.gdb_socket = vm->m_private.path() / "gdb.sock";
+  vm->m_gdb_socket = launch.gdb_socket;
   auto control_listener = unix_listen(launch.control_socket);
   if (!control_listener)
     return control_listener.error();
   auto qmp_listener = unix_listen(launch.qmp_socket);
   if (!qmp_listener)
     return qmp_listener.error();
+  for (const auto& socket : {launch.control_socket, launch.qmp_socket})
+    if (auto s = owner_only(socket); !s)
+      return s.error();
 
   // A new file, never one reached through a link planted at its name (labctl runs as root).
   ::unlink(console_log.c_str());
@@ -102,6 +132,10 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
   if (!qmp)
     return fail_start(qmp.error().message);
   vm->m_qmp = std::move(*qmp);
+  // QEMU created the stub's socket (its chardev comes first) with its umask.
+  if (launch.gdb)
+    if (auto s = owner_only(launch.gdb_socket); !s)
+      return s.error();
   spdlog::debug("qemu pid {} started", vm->m_process->pid());
   return vm;
 }

@@ -23,9 +23,9 @@ public:
   using Clock = std::chrono::steady_clock;
   enum class Event { done, timeout, qemu_exited, interrupted };
 
-  // Start QEMU; the control and QMP sockets live in a private 0700 temp dir. Everything the
-  // console prints is appended to `console_log`. Fails (environment) when QEMU cannot start,
-  // with its stderr in the message.
+  // Start QEMU; the control, QMP and GDB sockets (0600) live in a private 0700 temp dir.
+  // Everything the console prints is appended to `console_log`. Fails (environment) when
+  // QEMU cannot start, with its stderr in the message.
   static Result<std::unique_ptr<QemuVm>> start(QemuLaunch launch,
                                                const std::filesystem::path& console_log);
   ~QemuVm();
@@ -61,6 +61,8 @@ public:
   const std::string& console_log_error() const { return m_console_log_error; }
   const std::vector<std::string>& argv() const { return m_argv; }
   pid_t pid() const { return m_process ? m_process->pid() : -1; }
+  // The GDB stub's unix socket (in the private folder), or empty without a stub.
+  const std::filesystem::path& gdb_socket() const { return m_gdb_socket; }
 
   std::function<void(std::string_view line)> on_console_line;
   std::function<void(std::string_view bytes)> on_console_bytes;
@@ -73,6 +75,7 @@ private:
   bool qmp_read_line(std::string& line, Clock::time_point deadline);
 
   TempDir m_private{"labctl-vm"};
+  std::filesystem::path m_gdb_socket;
   std::vector<std::string> m_argv;
   std::unique_ptr<Process> m_process;
   UniqueFd m_control;

@@ -37,7 +37,7 @@ Result<bool> guest_running(QemuVm& vm) {
 
 Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::path& artifacts,
                   bool wait) {
-  int port = guest.config.launch.gdb_port;
+  const fs::path& stub = session.vm().gdb_socket();
   std::vector<std::string> names;
   for (const auto& m : guest.modules)
     names.push_back(kernel_module_name(m.name));
@@ -60,11 +60,12 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
     loaded.push_back({name, m.ko, sections[name]});
   }
   fs::path script = artifacts / "gdb.script";
-  if (auto s = write_file_atomic(script, gdb_script(port, loaded)); !s)
+  if (auto s = write_file_atomic(script, gdb_script(stub, loaded)); !s)
     return s.error();
 
   if (!wait) {
-    tell(fmt::format("gdb stub on 127.0.0.1:{}; attach with: gdb -x {}", port, script.string()));
+    tell(fmt::format("gdb stub on {} (root only); attach with: gdb -x {}", stub.string(),
+                     script.string()));
     return ok_status();
   }
   if (!session.vm().qmp(R"({"execute":"stop"})"))

@@ -66,14 +66,14 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   l.qemu = lab.profile.qemu;
   l.kernel = lab.boot_image;
   l.initrd = image->path;
-  l.append = kernel_cmdline(lab.profile, config.boot_nonce, request.gdb_port > 0);
+  l.append = kernel_cmdline(lab.profile, config.boot_nonce, request.gdb);
   l.accel = lab.accel.accel;
   l.machine = lab.profile.machine;
   l.memory = lab.profile.memory;
   l.cpus = lab.profile.cpus;
   l.cpu = lab.profile.cpu;
   l.debugcon_file = request.artifacts / "debugcon.txt";
-  l.gdb_port = request.gdb_port;
+  l.gdb = request.gdb;
   l.gdb_wait = false; // the guest is halted after module load, not before boot
   l.trace = request.trace;
   if (!l.trace.empty())

@@ -18,7 +18,7 @@ struct GuestRequest {
   std::vector<ScenarioModule> modules;
   std::map<std::string, std::filesystem::path> files;
   std::filesystem::path artifacts; // console.log, debugcon.txt, qemu.cmdline, initrd.txt
-  int gdb_port = 0;                // 0: no GDB stub
+  bool gdb = false;                // a GDB stub on a unix socket only root can reach
   bool gdb_wait = false;
   std::string trace;               // QEMU trace event pattern; empty: none
 };

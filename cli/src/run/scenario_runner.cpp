@@ -9,7 +9,6 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
-#include "util/tcp_port.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -130,7 +129,7 @@ private:
     request.files = m_scenario.files;
     request.artifacts = m_options.artifacts;
     request.trace = trace_patterns(m_scenario.trace, m_options.trace);
-    request.gdb_port = m_options.gdb ? pick_free_tcp_port().take() : 0;
+    request.gdb = m_options.gdb;
     auto guest = prepare_guest(m_lab, request, m_options.progress);
     if (!guest) {
       if (guest.error().code != ExitCode::failed)

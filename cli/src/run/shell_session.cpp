@@ -157,12 +157,12 @@ private:
       if (!m.ok)
         say_line(fmt::format("labctl shell: module {} failed to load: {}", m.name, m.error_text));
 
-    if (guest->config.launch.gdb_port > 0) {
+    if (guest->config.launch.gdb) {
       auto gdb = attach_gdb(*m_session, *guest, m_artifacts, m_request.gdb_wait);
       if (!gdb)
         return interrupted() ? to_int(ExitCode::interrupted) : failed(gdb.error().message);
     }
-    m_gdb = guest->config.launch.gdb_port > 0;
+    m_gdb = guest->config.launch.gdb;
     if (!start_shell())
       return m_ending == "interrupted" ? to_int(ExitCode::interrupted) : to_int(ExitCode::failed);
     return drive();

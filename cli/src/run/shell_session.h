@@ -9,7 +9,7 @@ namespace labctl {
 
 // What `labctl shell` boots and where the user's terminal is.
 struct ShellRequest {
-  GuestRequest guest;    // modules, files, artifacts, GDB port, trace patterns
+  GuestRequest guest;    // modules, files, artifacts, GDB stub, trace patterns
   bool gdb_wait = false; // halt after module load until gdb continues the guest
   int in_fd = STDIN_FILENO;
   int out_fd = STDOUT_FILENO;

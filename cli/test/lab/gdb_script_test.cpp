@@ -36,9 +36,9 @@ TEST(GdbScript, TextIsTheAddressOtherSectionsAreDashS) {
                   {".init.text", "0xffffffffc0206000"},
                   {".symtab", "0xffffffffc0209000"},
                   {".strtab", "0xffffffffc0209750"}}};
-  EXPECT_EQ(gdb_script(4321, {m}),
+  EXPECT_EQ(gdb_script("/tmp/labctl-vm.Ab12Cd/gdb.sock", {m}),
             "# Written by labctl: the guest's GDB stub and its modules at their load addresses.\n"
-            "target remote 127.0.0.1:4321\n"
+            "target remote /tmp/labctl-vm.Ab12Cd/gdb.sock\n"
             "add-symbol-file /cache/m/src/debugcon.ko 0xffffffffc0201000 -s .bss "
             "0xffffffffc0204440 -s .init.text 0xffffffffc0206000\n"
             "directory /cache/m/src\n");
@@ -46,7 +46,7 @@ TEST(GdbScript, TextIsTheAddressOtherSectionsAreDashS) {
 
 TEST(GdbScript, PathsWithSpacesAreQuotedForGdb) {
   LoadedModule m{"a", "/my dir/a.ko", {{".text", "0x1000"}}};
-  EXPECT_NE(gdb_script(1, {m}).find("add-symbol-file \"/my dir/a.ko\" 0x1000\n"),
+  EXPECT_NE(gdb_script("/tmp/x/gdb.sock", {m}).find("add-symbol-file \"/my dir/a.ko\" 0x1000\n"),
             std::string::npos);
 }
 

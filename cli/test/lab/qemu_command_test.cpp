@@ -64,13 +64,57 @@ TEST(QemuCommand, KvmUsesHostCpuAndProfileValues) {
   EXPECT_EQ(argv[argv.size() - 2], "-device");
 }
 
-TEST(QemuCommand, GdbStubBindsLoopbackOnly) {
+// gdb's `monitor` runs HMP commands as root: the stub must be on a unix socket in the
+// private folder, never on a TCP port any local user can reach.
+TEST(QemuCommand, GdbStubIsAUnixSocketServerAndNothingListensOnTcp) {
   auto l = sample();
-  l.gdb_port = 1234;
+  l.gdb = true;
+  l.gdb_socket = "/tmp/x/gdb.sock";
   l.gdb_wait = true;
   auto argv = qemu_argv(l);
-  EXPECT_TRUE(has_pair(argv, "-gdb", "tcp:127.0.0.1:1234"));
+  EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off"));
+  EXPECT_TRUE(has_pair(argv, "-gdb", "chardev:labctl-gdb"));
   EXPECT_NE(std::find(argv.begin(), argv.end(), "-S"), argv.end());
+  // QEMU creates chardevs in order: the stub's socket exists once labctl has accepted the
+  // control and QMP connections, so labctl can chmod it then.
+  auto gdb = std::find(argv.begin(), argv.end(), "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off");
+  auto ctl = std::find(argv.begin(), argv.end(), "socket,id=labctl-ctl,path=/tmp/x/control.sock");
+  EXPECT_LT(gdb, ctl);
+  for (const auto& arg : argv) {
+    EXPECT_EQ(arg.find("tcp"), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("telnet"), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("127.0.0.1"), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("host="), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("port="), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("websocket"), std::string::npos) << arg;
+  }
+  // Only one socket QEMU serves, the stub's; labctl's own listen in the same folder.
+  EXPECT_EQ(std::count_if(argv.begin(), argv.end(),
+                          [](const std::string& a) { return a.find("server") != std::string::npos; }),
+            1);
+  // No option that opens a monitor, display server or network of QEMU's own.
+  for (auto opt : {"-monitor", "-qmp", "-qmp-pretty", "-vnc", "-spice", "-s", "-incoming",
+                   "-net", "-nic", "-netdev"})
+    EXPECT_EQ(std::find(argv.begin(), argv.end(), opt), argv.end()) << opt;
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "-serial"), 2);
+  EXPECT_TRUE(has_pair(argv, "-display", "none"));
+}
+
+TEST(QemuCommand, NoGdbMeansNoStubAndNoHalt) {
+  auto argv = qemu_argv(sample());
+  for (const auto& arg : argv)
+    EXPECT_EQ(arg.find("gdb"), std::string::npos) << arg;
+  EXPECT_EQ(std::find(argv.begin(), argv.end(), "-S"), argv.end());
+}
+
+TEST(QemuCommand, CommasInSocketPathsAreDoubledForQemu) {
+  auto l = sample();
+  l.gdb = true;
+  l.gdb_socket = "/tmp/a,b/gdb.sock";
+  l.control_socket = "/tmp/a,b/control.sock";
+  auto argv = qemu_argv(l);
+  EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-gdb,path=/tmp/a,,b/gdb.sock,server=on,wait=off"));
+  EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-ctl,path=/tmp/a,,b/control.sock"));
 }
 
 TEST(QemuCommand, EachTracePatternIsOneOptionAndTheFileIsNamedOnce) {
