@@ -578,6 +578,19 @@ TEST_F(Faults, InitrdLargerThanTheGuestCanUnpackIsRefusedBeforeBooting) {
   EXPECT_FALSE(fs::exists(cache / "initrd") && !fs::is_empty(cache / "initrd")) << "it was packed";
 }
 
+// QEMU runs as root: a profile may not make it listen (a monitor on TCP is a root shell for
+// every local user).
+TEST_F(Faults, ProfileQemuArgsThatListenAreBadInputBeforeAnythingBoots) {
+  auto r = run("ok", k_one_step, {},
+               R"("qemu_args": ["-monitor", "tcp:127.0.0.1:4444,server=on,wait=off"])");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("profile.json:1: key 'qemu_args': \"-monitor\""),
+            std::string::npos)
+      << r.out << r.err;
+  EXPECT_EQ(processes_using(dir.path().string(), "fake-qemu"), 0);
+  EXPECT_FALSE(kept("console.log")) << "QEMU was started";
+}
+
 // -j 0 is the default spelled out: one VM per CPU. A negative count is bad input.
 TEST_F(Faults, JobsZeroMeansOnePerCpuAndNegativeJobsAreBadInput) {
   auto profile_file = profile();

@@ -1,5 +1,6 @@
 #include "lab/profile.h"
 
+#include "lab/qemu_command.h"
 #include "util/fs.h"
 #include "util/json_document.h"
 
@@ -143,6 +144,9 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
           !std::all_of(args->begin(), args->end(), [](const Json& a) { return a.is_string(); }))
         r.fail("qemu_args", "expected an array of strings");
       p.qemu_args = args->get<std::vector<std::string>>();
+      if (auto listener = qemu_listener_option(p.qemu_args); !listener.empty())
+        r.fail("qemu_args", listener + ": QEMU runs as root, so labctl lets it listen on nothing "
+                                       "but its private unix sockets");
     }
     if (auto v = r.string("busybox"))
       p.busybox = *v;

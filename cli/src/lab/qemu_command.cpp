@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 namespace labctl {
 
@@ -76,6 +77,28 @@ std::vector<std::string> qemu_argv(const QemuLaunch& l) {
   }
   argv.insert(argv.end(), l.extra.begin(), l.extra.end());
   return argv;
+}
+
+std::string qemu_listener_option(const std::vector<std::string>& args) {
+  // QEMU takes --opt as -opt.
+  constexpr std::string_view k_listening_options[] = {
+      "-gdb", "-s", "-monitor", "-qmp", "-qmp-pretty", "-mon", "-vnc", "-spice", "-incoming"};
+  // Backends and parameters that open a socket others can connect to.
+  constexpr std::string_view k_listening_words[] = {
+      "server", "listen", "tcp:", "telnet:", "websocket", "udp", "dgram", "hostfwd",
+      "guestfwd", "vnc", "spice"};
+  for (const auto& arg : args) {
+    std::string_view option = arg;
+    if (option.substr(0, 2) == "--")
+      option.remove_prefix(1);
+    for (auto listening : k_listening_options)
+      if (option == listening)
+        return fmt::format("\"{}\" opens a monitor, debugger or display port", arg);
+    for (auto word : k_listening_words)
+      if (arg.find(word) != std::string::npos)
+        return fmt::format("\"{}\" would listen for connections (\"{}\")", arg, word);
+  }
+  return "";
 }
 
 std::string kernel_cmdline(const Profile& profile, const std::string& boot_nonce, bool gdb) {

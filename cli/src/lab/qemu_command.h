@@ -35,6 +35,12 @@ struct QemuLaunch {
 // hand the host to every local user.
 std::vector<std::string> qemu_argv(const QemuLaunch& launch);
 
+// The first of `args` (a profile's qemu_args) that would make QEMU listen for connections
+// (a monitor, QMP, GDB stub, VNC/SPICE, a server chardev, a TCP/UDP backend, port forwarding,
+// migration), with why; empty when there is none. QEMU runs as root: whoever connects owns
+// the host.
+std::string qemu_listener_option(const std::vector<std::string>& args);
+
 // The kernel command line: what labctl needs (console, panic, boot nonce) then the profile's.
 std::string kernel_cmdline(const Profile& profile, const std::string& boot_nonce,
                            bool gdb = false);

@@ -39,6 +39,21 @@ TEST(Profile, UnknownKeyNamesFileLineAndKey) {
   EXPECT_NE(p.error().message.find("'memroy'"), std::string::npos) << p.error().message;
 }
 
+TEST(Profile, QemuArgsThatListenAreBadInputNamingFileLineAndKey) {
+  test::ScratchDir dir;
+  auto file = dir.write("bad.json", "{\n  \"memory\": \"256M\",\n  \"qemu_args\": [\"-gdb\", "
+                                    "\"tcp::1234\"]\n}\n");
+  auto p = load_profile(file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ExitCode::bad_input);
+  EXPECT_NE(p.error().message.find(file.string() + ":3: key 'qemu_args': \"-gdb\""),
+            std::string::npos)
+      << p.error().message;
+  auto fine = load_profile(dir.write("ok.json", "{\"qemu_args\": [\"-device\", \"virtio-rng-pci\"]}"));
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(fine->qemu_args.size(), 2u);
+}
+
 TEST(Profile, WrongTypeNamesKey) {
   test::ScratchDir dir;
   auto file = dir.write("bad.json", "{\n\n  \"cpus\": \"two\"\n}\n");

@@ -117,6 +117,32 @@ TEST(QemuCommand, CommasInSocketPathsAreDoubledForQemu) {
   EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-ctl,path=/tmp/a,,b/control.sock"));
 }
 
+// A profile's qemu_args must not open what labctl's own argv keeps shut.
+TEST(QemuCommand, ProfileArgsThatListenAreFoundAndOrdinaryOnesAreNot) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"-gdb", "tcp::1234"},
+           {"-s"},
+           {"--monitor", "stdio"},
+           {"-qmp", "unix:/tmp/q.sock,server=on,wait=off"},
+           {"-vnc", ":0"},
+           {"-display", "vnc=:1"},
+           {"-spice", "port=5900"},
+           {"-serial", "telnet:127.0.0.1:4444,server=on"},
+           {"-chardev", "socket,id=c,host=0.0.0.0,port=4444,server=on"},
+           {"-chardev", "socket,id=c,path=/tmp/c.sock,server"},
+           {"-netdev", "user,id=n,hostfwd=tcp::2222-:22"},
+           {"-netdev", "socket,id=n,listen=:1234"},
+           {"-chardev", "udp,id=u,port=4555,localport=4556"},
+           {"-incoming", "defer"}})
+    EXPECT_NE(qemu_listener_option(args), "") << args[0] << " " << (args.size() > 1 ? args[1] : "");
+  EXPECT_EQ(qemu_listener_option({"-device", "virtio-rng-pci", "-device",
+                                  "pcie-root-port,port=0x10,chassis=1", "-device",
+                                  "vfio-pci,host=01:00.0", "-netdev", "user,id=n", "-object",
+                                  "memory-backend-ram,id=m,size=64M"}),
+            "");
+  EXPECT_EQ(qemu_listener_option({"-vnc", ":0"}), "\"-vnc\" opens a monitor, debugger or display port");
+}
+
 TEST(QemuCommand, EachTracePatternIsOneOptionAndTheFileIsNamedOnce) {
   auto l = sample();
   l.trace = "memory_region_ops_write,pci_*";
