@@ -78,6 +78,21 @@ TEST_F(FakeQemu, BootThatNeverReachesInitTimesOutWithConsoleTail) {
   EXPECT_NE(r.out.find("  | "), std::string::npos) << "no console lines shown\n" << r.out;
 }
 
+TEST_F(FakeQemu, DamagedBootReportStopsAtOnceAndSaysWhat) {
+  // A boot timeout of 60 s: the run must end long before it, naming the damaged line.
+  auto started = std::chrono::steady_clock::now();
+  auto r = run("damaged_boot", k_one_step, 60);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("the boot report from init was damaged (unknown boot report on the "
+                       "control channel: "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("MOD=x=GARBLED"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("never reached init"), std::string::npos) << r.out;
+  EXPECT_LT(seconds, 30) << r.out;
+}
+
 TEST_F(FakeQemu, PanicDuringBootIsNamedWithItsText) {
   auto r = run("panic_boot", k_one_step, 20,
                {{"FAKE_QEMU_CONSOLE", (tests_dir() / "data/console/panic.log").string()}});

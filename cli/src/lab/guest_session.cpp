@@ -28,6 +28,8 @@ std::string GuestSession::describe(Outcome outcome) {
     return "the guest agent died";
   case Outcome::exit_unknown:
     return "no exit status";
+  case Outcome::boot_report_damaged:
+    return "the boot report was damaged";
   }
   return "?";
 }
@@ -126,9 +128,13 @@ GuestSession::Outcome GuestSession::wait(const std::function<bool()>& done,
 
 GuestSession::Boot GuestSession::wait_ready(Clock::time_point deadline) {
   Boot boot;
-  boot.outcome = wait([this] { return m_boot->ready(); }, deadline);
-  if (boot.outcome == Outcome::ok)
+  boot.outcome = wait([this] { return m_boot->ready() || m_boot->failed(); }, deadline);
+  if (m_boot->failed()) {
+    boot.outcome = Outcome::boot_report_damaged;
+    boot.error = m_boot->error();
+  } else if (boot.outcome == Outcome::ok) {
     mark("ready");
+  }
   boot.modules = m_boot->modules();
   boot.kernel_release = m_boot->kernel_release();
   return boot;

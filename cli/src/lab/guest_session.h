@@ -34,15 +34,18 @@ public:
   // How a wait ended.
   // agent_died: init reported that the agent exited before it answered (it restarts it);
   // exit_unknown: an answer arrived, but without the step's exit status (error says why);
-  // protocol_error: the answer was damaged or the channel broke (error says how).
+  // protocol_error: the answer was damaged or the channel broke (error says how);
+  // boot_report_damaged: init's boot report (MOD/READY lines) arrived damaged (error says
+  // what), so waiting for READY stops at once instead of running out the boot timeout.
   enum class Outcome { ok, timeout, qemu_exited, interrupted, protocol_error, agent_died,
-                       exit_unknown };
+                       exit_unknown, boot_report_damaged };
   static std::string describe(Outcome outcome);
 
   struct Boot {
     Outcome outcome = Outcome::ok;
     std::vector<ModuleLoad> modules;
     std::string kernel_release;
+    std::string error; // for boot_report_damaged: what arrived
   };
 
   struct Step {

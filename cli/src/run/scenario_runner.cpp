@@ -231,6 +231,10 @@ private:
     case O::interrupted:
       error(ExitCode::interrupted, "interrupted during boot");
       break;
+    case O::boot_report_damaged:
+      fail(fmt::format("the boot report from init was damaged ({}); last console lines:\n{}",
+                       boot.error, console));
+      break;
     default:
       fail("boot failed: " + GuestSession::describe(boot.outcome));
     }
