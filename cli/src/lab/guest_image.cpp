@@ -20,8 +20,6 @@ Result<InitrdCompression> compression_of(const std::string& name) {
     return InitrdCompression::none;
   if (name == "zstd")
     return InitrdCompression::zstd;
-  if (name == "lz4")
-    return InitrdCompression::lz4;
   return bad_input(fmt::format("unknown initrd compression '{}'", name));
 }
 

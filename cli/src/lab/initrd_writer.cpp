@@ -90,7 +90,6 @@ std::string_view initrd_compression_name(InitrdCompression compression) {
   case InitrdCompression::none: return "none";
   case InitrdCompression::gzip: return "gzip";
   case InitrdCompression::zstd: return "zstd";
-  case InitrdCompression::lz4: return "lz4";
   }
   return "unknown";
 }
@@ -166,10 +165,6 @@ Status InitrdWriter::add_symlink(std::string_view guest_path, std::string_view t
 }
 
 Result<std::string> InitrdWriter::pack(InitrdCompression compression) const {
-  if (compression == InitrdCompression::lz4)
-    return environment_error(
-        "lz4 initrds are not supported: libarchive writes the LZ4 frame format, but the "
-        "kernel's initramfs unpacker reads only legacy LZ4 (use gzip or zstd)");
   // Declared before the archive: archive_write_free() may still flush into it.
   std::string out;
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
@@ -191,7 +186,6 @@ Result<std::string> InitrdWriter::pack(InitrdCompression compression) const {
       r = archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);
     break;
   case InitrdCompression::zstd: r = archive_write_add_filter_zstd(a.get()); break;
-  case InitrdCompression::lz4: break;
   }
   // ARCHIVE_WARN means libarchive would pipe through an external program: not deterministic
   // enough to rely on, so refuse it.

@@ -13,9 +13,9 @@
 namespace labctl {
 
 // How the cpio archive is compressed; the kernel must have the matching CONFIG_RD_*.
-enum class InitrdCompression { none, gzip, zstd, lz4 };
+enum class InitrdCompression { none, gzip, zstd };
 
-// "none", "gzip", "zstd" or "lz4".
+// "none", "gzip" or "zstd".
 std::string_view initrd_compression_name(InitrdCompression compression);
 
 // The root filesystem of a guest, packed as a newc cpio archive that the kernel's initramfs
@@ -40,8 +40,7 @@ public:
   // Add a symbolic link pointing at `target` (stored as given, relative or absolute).
   Status add_symlink(std::string_view guest_path, std::string_view target);
 
-  // The archive, compressed as asked. lz4 is an environment error: libarchive writes only
-  // the LZ4 frame format, and the kernel unpacks only legacy LZ4.
+  // The archive, compressed as asked.
   Result<std::string> pack(InitrdCompression compression) const;
 
   // One "mode size path [-> target]" line per entry, in archive order, e.g.

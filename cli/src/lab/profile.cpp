@@ -151,7 +151,7 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
     if (auto v = r.string("busybox"))
       p.busybox = *v;
     if (auto v = r.string("initrd_compression")) {
-      check_choice(r, "initrd_compression", *v, {"gzip", "none", "zstd", "lz4"});
+      check_choice(r, "initrd_compression", *v, {"gzip", "none", "zstd"});
       p.initrd_compression = *v;
     }
     if (auto v = r.string("boot")) {

@@ -33,7 +33,7 @@ struct Profile {
   std::string qemu = "qemu-system-x86_64";
   std::vector<std::string> qemu_args;
   std::string busybox = "/bin/busybox";
-  std::string initrd_compression = "gzip"; // gzip | none | zstd | lz4 (lz4/zstd need kernel support)
+  std::string initrd_compression = "gzip"; // gzip | none | zstd (zstd needs kernel support)
   std::string boot = "auto";               // auto (extracted vmlinux, else bzImage) | bzimage
   int boot_timeout = 120;                  // seconds from QEMU start to the guest being ready
   // Modules of the kernel itself (e.g. "virtio_console") that init loads before the

@@ -121,12 +121,6 @@ TEST(InitrdWriter, EachCompressionReadsBack) {
   }
 }
 
-TEST(InitrdWriter, Lz4IsRefusedBecauseTheKernelReadsOnlyLegacyLz4) {
-  auto packed = sample().pack(InitrdCompression::lz4);
-  ASSERT_FALSE(packed.ok());
-  EXPECT_THAT(packed.error().message, HasSubstr("legacy LZ4"));
-}
-
 TEST(InitrdWriter, GzipHeaderHasNoTimestamp) {
   auto packed = sample().pack(InitrdCompression::gzip);
   ASSERT_TRUE(packed.ok());
