@@ -16,8 +16,8 @@ Profile load_selected_profile(const GlobalOptions& global) {
       profile.kernel_auto = false;
       profile.kernel_version.clear();
       profile.kernel_image = image;
-      profile.kernel_modules = std::filesystem::path("/lib/modules") / name.substr(8);
-      profile.kernel_build = profile.kernel_modules / "build";
+      profile.modules_dir = std::filesystem::path("/lib/modules") / name.substr(8);
+      profile.kernel_build = profile.modules_dir / "build";
     } else {
       profile.kernel_auto = false;
       profile.kernel_version.clear();

@@ -48,7 +48,7 @@ void read_kernel(JsonObjectReader& top, Profile& profile) {
   profile.kernel_image = relative_to(profile.file, *image);
   profile.kernel_build = relative_to(profile.file, *build);
   if (modules)
-    profile.kernel_modules = relative_to(profile.file, *modules);
+    profile.modules_dir = relative_to(profile.file, *modules);
 }
 
 // "256", "256M", "1G": digits and an optional K, M or G, as QEMU's -m takes them.
@@ -192,7 +192,7 @@ Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots) 
   Kernel k;
   k.image = profile.kernel_image;
   k.build_dir = profile.kernel_build;
-  k.modules_dir = profile.kernel_modules;
+  k.modules_dir = profile.modules_dir;
   // The release is what kbuild stamps into vermagic; read it from the build tree.
   if (auto release = std::filesystem::path(k.build_dir) / "include/config/kernel.release";
       std::filesystem::exists(release, ec)) {

@@ -22,7 +22,7 @@ struct Profile {
   std::string kernel_version;
   std::filesystem::path kernel_image;
   std::filesystem::path kernel_build;
-  std::filesystem::path kernel_modules;
+  std::filesystem::path modules_dir; // /lib/modules/V (JSON "kernel": {"modules": ...})
 
   std::string accel = "auto";    // auto | kvm | tcg
   std::string memory = "256M";
