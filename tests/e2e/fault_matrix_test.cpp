@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <regex>
 #include <thread>
 #include <unistd.h>
 
@@ -501,7 +502,12 @@ TEST_F(Faults, ConsoleFloodKeepsMemoryBoundedAndFailsAtTheDocumentedLimit) {
               "console flood\n",
               baseline, peak);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("the console printed 2"), std::string::npos) << r.out;
+  // A loaded machine may end the step at its timeout before all 200 MiB are out; what
+  // matters is that more than the limit came and was counted.
+  std::smatch printed;
+  ASSERT_TRUE(std::regex_search(r.out, printed, std::regex("the console printed ([0-9]+) MiB")))
+      << r.out;
+  EXPECT_GT(std::stoi(printed[1].str()), 64) << r.out;
   EXPECT_NE(r.out.find("more than the 64 MiB labctl keeps"), std::string::npos) << r.out;
   std::error_code ec;
   auto logged = fs::file_size(out("console.log"), ec);
