@@ -394,5 +394,63 @@ TEST_F(BuildSignal, CopyLeftByAKilledLabctlIsRemovedByTheNextBuild) {
     EXPECT_EQ(name.find(".tmp."), std::string::npos) << "stale build copy kept: " << name;
 }
 
+
+// LDD3's `ccflags-y := -I$(PWD)/../include`, built from the repository root (not the
+// module folder): kbuild sees the folder's PWD; the header outside the folder is an input
+// of the cache, so a changed header rebuilds and a header with #error is refused.
+TEST_F(Build, PwdIncludeBuildsFromAnotherFolderAndItsOutsideHeaderInvalidatesTheCache) {
+  TempDir tree{"labctl-e2e-pwd"};
+  fs::copy(source_dir() / "tests/kmod/pwd_include", tree.path(), fs::copy_options::recursive);
+  const std::string module = (tree.path() / "module").string();
+  const fs::path header = tree.path() / "include/pwd_include.h";
+  auto first = labctl({"build", module}, env());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto cached = labctl({"-v", "build", module}, env());
+  ASSERT_EQ(cached.exit_code, 0) << cached.err;
+  EXPECT_NE(cached.err.find("was cached"), std::string::npos) << cached.err;
+
+  ASSERT_TRUE(write_file_atomic(header, "#define PWD_INCLUDE_GREETING \"changed\"\n").ok());
+  auto rebuilt = labctl({"-v", "build", module}, env());
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_NE(rebuilt.err.find("changed; building again"), std::string::npos) << rebuilt.err;
+  EXPECT_NE(rebuilt.err.find("built (key"), std::string::npos) << rebuilt.err;
+
+  ASSERT_TRUE(write_file_atomic(header, "#error stale header\n").ok());
+  auto refused = labctl({"build", module}, env());
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  // The first line after the headline is the error at the user's header, not a chain.
+  std::string second_line = refused.err.substr(refused.err.find('\n') + 1);
+  EXPECT_TRUE(second_line.starts_with(module + "/../include/pwd_include.h:1:2: error: #error"))
+      << refused.err;
+  for (const auto& entry : fs::directory_iterator(module))
+    EXPECT_FALSE(entry.path().extension() == ".o" || entry.path().extension() == ".ko")
+        << "build output in the source folder: " << entry.path();
+}
+
+TEST_F(Build, WarningsOfASuccessfulBuildAreShownAtTheUsersLineAndKeptWhenCached) {
+  for (int run = 0; run < 2; ++run) {
+    auto r = labctl({"build", "tests/kmod/warning"}, env());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find((source_dir() / "tests/kmod/warning/warning.c").string() +
+                         ":12:13: warning: unused variable"),
+              std::string::npos)
+        << "run " << run << ": " << r.err;
+    EXPECT_EQ(r.err.find("CC [M]"), std::string::npos) << r.err;
+  }
+}
+
+// A client folder links against the bus folder's EXPORT_SYMBOL through --with.
+TEST_F(Build, WithPassesTheOtherFoldersModuleSymvers) {
+  auto alone = labctl({"build", "tests/kmod/stack_client"}, env());
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_NE(alone.err.find("stack_bus_register"), std::string::npos) << alone.err;
+  auto with = labctl({"build", "tests/kmod/stack_client", "--with", "tests/kmod/stack_bus"}, env());
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_TRUE(with.out.ends_with("stack_client.ko\n")) << with.out;
+  EXPECT_EQ(with.out.find("stack_bus.ko"), std::string::npos) << with.out;
+  EXPECT_NE(modinfo_field(with.out.substr(0, with.out.size() - 1), "depends").find("stack_bus"),
+            std::string::npos);
+}
+
 } // namespace
 } // namespace labctl::e2e

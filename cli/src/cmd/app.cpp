@@ -69,6 +69,9 @@ int run_app(int argc, char** argv) {
                                             "print the .ko path");
   build->add_option("MODULE_DIR", build_opts.module_dir, "Folder with Kbuild/Makefile")
       ->required();
+  build->add_option("--with", build_opts.with,
+                    "Build this folder first and link against its Module.symvers (repeatable, "
+                    "in order)");
 
   InitrdOptions initrd_opts;
   auto* initrd = app.add_subcommand("initrd", "Pack an initrd without booting");

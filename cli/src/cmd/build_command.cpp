@@ -13,12 +13,24 @@ namespace labctl {
 int command_build(const GlobalOptions& global, const BuildOptions& options) {
   Profile profile = load_selected_profile(global);
   Kernel kernel = resolve_kernel(profile).take();
-  auto built = build_module({options.module_dir, kernel, cache_root(), {}});
-  if (!built) {
-    if (built.error().code != ExitCode::failed)
-      throw FatalError(built.error());
-    std::fputs(built.error().message.c_str(), stderr);
-    return to_int(ExitCode::failed);
+  // Each --with folder links against the ones before it, MODULE_DIR against all of them.
+  std::vector<fs::path> symbols;
+  std::vector<std::string> dirs = options.with;
+  dirs.push_back(options.module_dir);
+  Result<BuiltModule> built = Error{ExitCode::failed, ""};
+  for (const auto& dir : dirs) {
+    built = build_module({dir, kernel, cache_root(), {}, symbols});
+    if (!built) {
+      if (built.error().code != ExitCode::failed)
+        throw FatalError(built.error());
+      std::fputs(built.error().message.c_str(), stderr);
+      return to_int(ExitCode::failed);
+    }
+    if (!built->warnings.empty())
+      std::fprintf(stderr, "module %s built with warnings:\n%s", built->source_dir.c_str(),
+                   built->warnings.c_str());
+    if (!built->symvers.empty())
+      symbols.push_back(built->symvers);
   }
   spdlog::debug("module {} {} (key {})", built->source_dir.string(),
                 built->cached ? "was cached" : "built", built->key);

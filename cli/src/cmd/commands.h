@@ -22,6 +22,7 @@ int command_doctor(const GlobalOptions& global);
 
 struct BuildOptions {
   std::string module_dir;
+  std::vector<std::string> with; // folders built first whose Module.symvers it links against
 };
 int command_build(const GlobalOptions& global, const BuildOptions& options);
 

@@ -23,10 +23,15 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
                                          request.artifacts.string(), ec.message()));
   PreparedGuest guest;
   say("building modules");
+  // Each folder links against the Module.symvers of the folders before it (a bus module,
+  // then its drivers), in the scenario's order.
+  std::vector<fs::path> symbols;
   for (const auto& module : request.modules) {
-    auto built = build_module({module.dir, lab.kernel, lab.cache, {}});
+    auto built = build_module({module.dir, lab.kernel, lab.cache, {}, symbols});
     if (!built)
       return built.error();
+    if (!built->symvers.empty())
+      symbols.push_back(built->symvers);
     for (const auto& ko : built->ko_files)
       guest.modules.push_back({ko.stem().string(), ko, module.params});
   }

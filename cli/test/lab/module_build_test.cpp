@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
@@ -128,6 +129,58 @@ TEST(MapCompilerOutput, RewritesTheBuildCopyToTheUsersFolder) {
   auto out = map_compiler_output("make: Entering directory '/k'\n/proc/9/fd/5/a.c:3:1: error: x\n",
                                  "/proc/9/fd/5", "/home/u/my mod");
   EXPECT_EQ(out, "/home/u/my mod/a.c:3:1: error: x\n");
+}
+
+
+// tests/data/kbuild/README.md: a real .a.o.cmd and modules.order of Debian's 6.1 kbuild.
+TEST(ParseKbuildCmd, ListsTheSourceAndEveryHeaderWithoutConfigWildcards) {
+  auto text = read_file(test::test_data("kbuild/a.o.cmd"));
+  ASSERT_TRUE(text.ok());
+  auto deps = parse_kbuild_cmd(*text);
+  ASSERT_FALSE(deps.empty());
+  EXPECT_EQ(deps.front(), "/tmp/h4t/mod/a.c");
+  EXPECT_NE(std::find(deps.begin(), deps.end(), "/tmp/h4t/mod/../include/x.h"), deps.end());
+  EXPECT_NE(std::find(deps.begin(), deps.end(),
+                      "/usr/src/linux-headers-6.1.0-57-common/include/linux/module.h"),
+            deps.end());
+  for (const auto& d : deps) {
+    EXPECT_EQ(d.find("$("), std::string::npos) << d;
+    EXPECT_EQ(d.find(' '), std::string::npos) << d;
+    EXPECT_FALSE(d.ends_with("\\")) << d;
+  }
+}
+
+TEST(ParseKbuildCmd, AFileWithoutDependencyListsNamesNothing) {
+  EXPECT_TRUE(parse_kbuild_cmd("cmd_/m/a.ko := ld -r -o /m/a.ko /m/a.o\n").empty());
+}
+
+TEST(ParseModulesOrder, KeepsKbuildsOrderNotTheAlphabet) {
+  auto text = read_file(test::test_data("kbuild/modules.order"));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(parse_modules_order(*text),
+            (std::vector<std::string>{"/tmp/h4t/mod/a.ko", "/tmp/h4t/mod/b.ko"}));
+  EXPECT_EQ(parse_modules_order("z/zbus.o\n\na/aclient.o\n"),
+            (std::vector<std::string>{"z/zbus.o", "a/aclient.o"}));
+}
+
+TEST(KbuildDiagnostics, DropsProgressLinesAndKeepsWarnings) {
+  std::string out = "  CC [M]  /m/a.o\n/m/a.c:3:5: warning: unused variable 'x'\n"
+                    "  MODPOST /m/Module.symvers\nWARNING: modpost: \"f\" [/m/a.ko] undefined!\n"
+                    "  LD [M]  /m/a.ko\n  BTF [M] /m/a.ko\n"
+                    "Skipping BTF generation for /m/a.ko due to unavailability of vmlinux\n";
+  EXPECT_EQ(kbuild_diagnostics(out), "/m/a.c:3:5: warning: unused variable 'x'\n"
+                                     "WARNING: modpost: \"f\" [/m/a.ko] undefined!\n");
+}
+
+TEST(LeadWithFirstError, PutsTheFirstErrorAtTheUsersFilesFirst) {
+  std::string diag = "In file included from /usr/src/k/include/linux/module.h:1,\n"
+                     "                 from /u/d/mod/a.c:2:\n"
+                     "/usr/src/k/include/linux/x.h:9:1: error: in the kernel\n"
+                     "/u/d/mod/../include/h.h:4:2: error: #error stale\n";
+  std::string led = lead_with_first_error(diag, "/u/d/mod");
+  EXPECT_TRUE(led.starts_with("/u/d/mod/../include/h.h:4:2: error: #error stale\n\n")) << led;
+  EXPECT_NE(led.find(diag), std::string::npos);
+  EXPECT_EQ(lead_with_first_error("no errors here\n", "/u/d/mod"), "no errors here\n");
 }
 
 } // namespace
