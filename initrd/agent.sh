@@ -93,6 +93,8 @@ decode_small() {
 		[ "$pad" -ge 2 ] || esc="$esc\\$((n >> 14 & 3))$((n >> 11 & 7))$((n >> 8 & 7))"
 		[ "$pad" -ge 1 ] || esc="$esc\\$((n >> 6 & 3))$((n >> 3 & 7))$((n & 7))"
 	done
+	# The escapes are the format: each byte is one octal escape made above.
+	# shellcheck disable=SC2059
 	printf "$esc" >"$2"
 }
 
@@ -127,6 +129,8 @@ wait_step() {
 		if [ "$2" = 0 ]; then
 			read -r done_nonce status <&4 || return 1
 		else
+			# busybox ash has read -t.
+			# shellcheck disable=SC3045
 			read -t "$2" -r done_nonce status <&4 || return 1
 		fi
 		[ "$done_nonce" = "$1" ] && return 0
@@ -145,7 +149,7 @@ kill_step() {
 # builtins only.
 alive() {
 	st=Z
-	read -r _ _ st _ 2>/dev/null </proc/$1/stat
+	read -r _ _ st _ 2>/dev/null </proc/"$1"/stat
 	[ "$st" != Z ]
 }
 
@@ -198,6 +202,8 @@ run_step() {
 		crc_o=$EMPTY_CRC crc_e=$EMPTY_CRC
 		if [ -s "$f.o" ] || [ -s "$f.e" ]; then
 			# One process for both: "<crc> <file>" per line.
+			# Split on purpose: "<crc> <file>" per line become $1..$4.
+			# shellcheck disable=SC2046
 			set -- $(crc32 "$f.o" "$f.e")
 			crc_o=$1 crc_e=$3
 		fi

@@ -56,6 +56,8 @@ labctl_kmsg_follow() {
 	cat /dev/kmsg
 	while :; do
 		last=$(awk -F, '/^[0-9]/ { s = $2 } END { print s }' /run/labctl/kmsg)
+		# cat, not awk, reads /dev/kmsg: it ends with EPIPE at an overrun (above).
+		# shellcheck disable=SC2002
 		cat /dev/kmsg | awk -F, -v last="${last:--1}" '
 			/^ / { if (keep) { print; fflush() } next }
 			{ keep = ($2 + 0 > last + 0); if (keep) { last = $2 + 0; print; fflush() } }'
@@ -93,6 +95,8 @@ cd /
 # at once rather than waiting for the step's deadline; the newline first ends
 # whatever half line the agent left.
 while :; do
+	# One tty, read and written: the control channel is both directions.
+	# shellcheck disable=SC2094
 	setsid sh /lib/labctl/agent.sh <"$CTL" >"$CTL" 2>/dev/console
 	status=$?
 	echo "labctl init: agent exited with status $status, restarting"

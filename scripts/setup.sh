@@ -10,6 +10,8 @@ packages=(
 	libboost-dev libboost-filesystem-dev libarchive-dev
 	liblzma-dev zlib1g-dev libzstd-dev libdtl-dev libre2-dev libxxhash-dev
 	libgtest-dev libgmock-dev
+	# checks the suite runs first: shell scripts, C++ formatting
+	shellcheck clang-format
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# runtime: the lab itself

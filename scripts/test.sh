@@ -32,6 +32,9 @@ finish() {
 }
 trap finish EXIT
 
+stage "checks: shellcheck"
+shellcheck initrd/*.sh scripts/*.sh .ci/run
+
 stage "build: RelWithDebInfo"
 LABCTL_BUILD_DIR="$root/build" scripts/build.sh
 stage "tests: unit, replay, e2e"
