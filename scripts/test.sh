@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fresh machine to green: install dependencies, then three builds and their tests.
+# Fresh machine to green: install dependencies, check the scripts, then four builds and
+# their tests.
 #
 #   build/       RelWithDebInfo: unit, fuzz-corpus replay, end-to-end (VM and VM-less)
 #   build-asan/  ASan + UBSan (Debug): unit, replay and the VM-less end-to-end tests (e2e-novm)
-#   build-fuzz/  clang + libFuzzer: each fuzz target for LABCTL_FUZZ_SECONDS (default 30)
+#   build-tsan/  ThreadSanitizer (Debug): unit and e2e-novm (run -j, the scenario pool, signals)
+#   build-fuzz/  clang + libFuzzer: each fuzz target for LABCTL_FUZZ_RUNS runs from a fixed seed
 #
 # Everything the tests create goes under one fresh TMPDIR; at the end the suite checks
 # that no process it started and no temporary file it made is left (scripts/leftovers.sh).
@@ -47,6 +49,15 @@ stage "tests under ASan + UBSan: unit, replay, e2e-novm"
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure --timeout 900 -j "$jobs" -L 'unit|replay|e2e-novm')
+
+stage "build: ThreadSanitizer"
+LABCTL_BUILD_DIR="$root/build-tsan" scripts/build.sh -DLABCTL_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+stage "tests under ThreadSanitizer: unit, e2e-novm"
+# Without the tests that push 10 to 200 MiB through one thread to check limits and exact
+# bytes: they test no concurrency, and under TSan that volume outlasts their step timeouts.
+(cd "$root/build-tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	ctest --output-on-failure --timeout 900 -j "$jobs" -L 'unit|e2e-novm' \
+	-E 'Faults\.(TenMebibytesOfOutputComeBackExactly|OutputBeyondTheProtocolLimit|ConsoleFlood)')
 
 stage "build: libFuzzer (clang)"
 CC=clang CXX=clang++ cmake -S . -B "$root/build-fuzz" -G Ninja -DLABCTL_FUZZ=ON >/dev/null
