@@ -107,7 +107,9 @@ TEST(DiffDebugcon, LongLinesAreCut) {
   EXPECT_NE(c.diff.find("[... 99488 more bytes]"), std::string::npos);
 }
 
-TEST(DiffDebugcon, TenMegabytesWithOneChangeIsFast) {
+// Size, not speed: timing belongs in bench/, and a sanitizer build on a loaded machine is
+// slow. An algorithm quadratic in the input would not finish within the test timeout.
+TEST(DiffDebugcon, TenMegabytesWithOneChangeShowOnlyThatChange) {
   std::string expected;
   for (int i = 0; expected.size() < (10u << 20); ++i)
     expected += "debugcon line " + std::to_string(i) + "\n";
@@ -116,9 +118,7 @@ TEST(DiffDebugcon, TenMegabytesWithOneChangeIsFast) {
   ASSERT_NE(middle, std::string::npos);
   actual.replace(middle, 20, "debugcon line 3OOOOO");
 
-  auto start = std::chrono::steady_clock::now();
   auto c = compare(expected, actual);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(c.first_difference, middle + 15);
   EXPECT_EQ(c.diff, "--- expected\n+++ actual\n@@ -299998,7 +299998,7 @@\n"
                     " debugcon line 299997\n"
@@ -131,15 +131,13 @@ TEST(DiffDebugcon, TenMegabytesWithOneChangeIsFast) {
                     " debugcon line 300003\n");
 }
 
-TEST(DiffDebugcon, TenMegabytesAllDifferentIsCappedAndFast) {
+TEST(DiffDebugcon, TenMegabytesAllDifferentAreCapped) {
   std::string expected, actual;
   for (int i = 0; expected.size() < (10u << 20); ++i) {
     expected += "expected " + std::to_string(i) + "\n";
     actual += "actual " + std::to_string(i * 7) + "\n";
   }
-  auto start = std::chrono::steady_clock::now();
   auto c = compare(expected, actual);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_FALSE(c.equal);
   EXPECT_EQ(c.first_difference, 0u);
   EXPECT_LE(count_lines(c.diff), k_diff_max_output_lines + 5);

@@ -207,22 +207,21 @@ TEST(JudgeKernelLog, RecordedOopsConsole) {
   EXPECT_EQ(failures[0].find("\\r"), std::string::npos) << failures[0];
 }
 
-TEST(JudgeKernelLog, MegabytesOfLogAreFast) {
+// RE2 is linear: patterns that would make a backtracking engine crawl or overflow its stack
+// finish (within the test timeout; speed itself is not asserted here).
+TEST(JudgeKernelLog, MegabytesOfLogWithPathologicalPatterns) {
   std::string log;
   for (int i = 0; log.size() < (3u << 20); ++i)
     log += "[ 12.345678] labctl_fault: flood line " + std::to_string(i) + " of many\r\n";
   log += "[ 99.000000] the end\r\n";
   Expect e;
-  // Patterns that would make a backtracking engine crawl or overflow its stack.
   e.kernel_log = {"(a|b|.)*the end", "^(.*)*x?\\[ 99\\.0+\\] the end$", "the end"};
   e.kernel_log_absent = {"(x+x+)+y", "Oops", "(.*a){20}Z"};
-  auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(judge_kernel_log(e, log), Failures{});
   e.kernel_log = {"never there"};
   auto failures = judge_kernel_log(e, log);
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_NE(failures[0].find("did not match anywhere"), std::string::npos);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
 TEST(JudgeFaults, UnexpectedFaultsFail) {
