@@ -1,5 +1,6 @@
 #include "lab/qemu_vm.h"
 
+#include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
 
@@ -31,19 +32,6 @@ ssize_t read_some(int fd, char* buf, size_t size) {
       continue;
     return n;
   }
-}
-
-// Append to a regular file; false (errno set) when it could not all be written.
-bool write_whole(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 Status check_private_dir(const fs::path& dir) {
@@ -91,9 +79,8 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
 
   // A new file, never one reached through a link planted at its name (labctl runs as root).
   ::unlink(console_log.c_str());
-  vm->m_console_log.reset(::open(console_log.c_str(),
-                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
-                                 0666));
+  vm->m_console_log.reset(::open(
+      console_log.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0666));
   if (!vm->m_console_log.valid())
     return environment_error(
         fmt::format("cannot write {}: {}", console_log.string(), std::strerror(errno)));
@@ -108,8 +95,7 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
   if (!process)
     return process.error();
   vm->m_process = std::move(*process);
-  for (int fd : {vm->m_process->stdout_fd(), vm->m_process->stderr_fd(),
-                 vm->m_process->stdin_fd()})
+  for (int fd : {vm->m_process->stdout_fd(), vm->m_process->stderr_fd(), vm->m_process->stdin_fd()})
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   // QEMU connects both chardevs while it initializes; if it dies first, its stderr closes.
@@ -122,13 +108,12 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
     return environment_error(fmt::format("QEMU failed to start ({}): {}", what,
                                          err.empty() ? "no output on stderr" : err));
   };
-  auto control = unix_accept(control_listener->get(), std::chrono::seconds(60),
-                             vm->m_process->stderr_fd());
+  auto control =
+      unix_accept(control_listener->get(), std::chrono::seconds(60), vm->m_process->stderr_fd());
   if (!control)
     return fail_start(control.error().message);
   vm->m_control = std::move(*control);
-  auto qmp = unix_accept(qmp_listener->get(), std::chrono::seconds(30),
-                         vm->m_process->stderr_fd());
+  auto qmp = unix_accept(qmp_listener->get(), std::chrono::seconds(30), vm->m_process->stderr_fd());
   if (!qmp)
     return fail_start(qmp.error().message);
   vm->m_qmp = std::move(*qmp);
@@ -168,14 +153,15 @@ void QemuVm::console_data(std::string_view data) {
   m_console_bytes += data.size();
   if (m_console_log.valid() && m_console_logged <= k_max_console_log) {
     std::string_view keep = data.substr(0, k_max_console_log - m_console_logged);
-    if (!write_whole(m_console_log.get(), keep) && m_console_log_error.empty())
-      m_console_log_error = std::strerror(errno);
+    int err = write_all(m_console_log.get(), keep);
+    if (err != 0 && m_console_log_error.empty())
+      m_console_log_error = std::strerror(err);
     m_console_logged += keep.size();
     if (keep.size() < data.size()) {
       m_console_logged = k_max_console_log + 1; // full: the note below is the last line
-      write_whole(m_console_log.get(),
-                  fmt::format("\n[labctl: console.log stops here, at {} MiB; the console went on]\n",
-                              k_max_console_log >> 20));
+      write_all(m_console_log.get(),
+                fmt::format("\n[labctl: console.log stops here, at {} MiB; the console went on]\n",
+                            k_max_console_log >> 20));
     }
   }
   if (on_console_bytes)
@@ -312,8 +298,7 @@ bool QemuVm::qmp(std::string_view command_json, std::string* reply) {
   if (!m_qmp_ready) {
     if (!qmp_read_line(line, deadline)) // the greeting
       return false;
-    if (!write_all(m_qmp.get(), "{\"execute\":\"qmp_capabilities\"}\n",
-                   std::chrono::seconds(5)) ||
+    if (!write_all(m_qmp.get(), "{\"execute\":\"qmp_capabilities\"}\n", std::chrono::seconds(5)) ||
         !answer(line))
       return false;
     m_qmp_ready = true;

@@ -35,18 +35,6 @@ constexpr const char* k_keys_help =
     "labctl shell keys: Ctrl-A x leave (stops the VM) | Ctrl-A Ctrl-A send Ctrl-A | "
     "Ctrl-A h this help";
 
-bool write_all_fd(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 // The guest shell's TERM: the host's when it is a plain name, else a safe default.
 std::string guest_term(bool tty) {
   const char* term = std::getenv("TERM");
@@ -120,12 +108,12 @@ private:
       line = "\n" + text + "\n";
     else
       line = (m_status_line ? "\r\033[K" : "") + text + "\n";
-    write_all_fd(STDERR_FILENO, line);
+    write_all(STDERR_FILENO, line);
   }
 
   void progress(const std::string& what) {
     if (m_status_line)
-      write_all_fd(STDERR_FILENO, "\r\033[Klabctl shell: " + what);
+      write_all(STDERR_FILENO, "\r\033[Klabctl shell: " + what);
   }
 
   int failed(const std::string& why) {
@@ -194,7 +182,7 @@ private:
     }
     // From here on the console is the user's: the shell's banner and prompt included.
     m_session->vm().on_console_bytes = [this](std::string_view bytes) {
-      write_all_fd(m_request.out_fd, bytes);
+      write_all(m_request.out_fd, bytes);
     };
     m_connected = true;
     auto deadline = Clock::now() + 60s;

@@ -45,21 +45,6 @@ Error write_error(const fs::path& path, int err) {
                fmt::format("cannot write {}: {}", path.string(), std::strerror(err))};
 }
 
-// Write all of `data` to `fd`; 0 or the errno of the failed write (ENOSPC for a short one).
-int write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return errno;
-    if (n == 0)
-      return ENOSPC;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
-}
-
 // Write `data` to an open fd and close it; the error names `path`.
 Status write_and_close(int fd, const fs::path& path, std::string_view data) {
   int err = write_all(fd, data);
@@ -120,7 +105,7 @@ std::optional<fs::path> resolve_links(const fs::path& path) {
       p = dir / p.filename();
     if (p.string().starts_with("/proc/"))
       return std::nullopt;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
       return p;
     fs::path target = fs::read_symlink(p, ec);
@@ -140,6 +125,20 @@ Status write_through(const fs::path& path, std::string_view data) {
 }
 
 } // namespace
+
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    if (n == 0)
+      return ENOSPC;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
 
 Status write_file_atomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
@@ -176,7 +175,7 @@ Status write_new_file(const fs::path& path, std::string_view data) {
 }
 
 Status write_report_file(const fs::path& path, std::string_view data) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno != ENOENT)
       return write_error(path, errno);
@@ -225,7 +224,7 @@ Status make_fresh_directory(const fs::path& path) {
 }
 
 std::optional<bool> filesystem_full(const fs::path& path) {
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(path.c_str(), &st) != 0)
     return std::nullopt;
   // Root may use the reserved blocks, so for root only no free block at all is full.
@@ -235,8 +234,8 @@ std::optional<bool> filesystem_full(const fs::path& path) {
 Result<FileLock> FileLock::try_acquire(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0)
-    return Error{ExitCode::environment,
-                 fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno))};
+    return Error{ExitCode::environment, fmt::format("cannot open the lock file {}: {}",
+                                                    path.string(), std::strerror(errno))};
   FileLock lock(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;

@@ -11,6 +11,10 @@ namespace labctl {
 
 namespace fs = std::filesystem;
 
+// Write all of `data` to a blocking `fd`, retrying short writes and EINTR: 0, or the errno
+// of the write that failed (ENOSPC for one that wrote nothing).
+int write_all(int fd, std::string_view data);
+
 // Read a whole file; the error names the path and errno text.
 Result<std::string> read_file(const fs::path& path);
 
