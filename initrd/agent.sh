@@ -5,7 +5,6 @@
 #
 #   RUN <nonce> <timeout_s> <base64 command>   run the command with sh
 #   KMSG <nonce>                               kernel records since the last reply
-#   PING <nonce>                               liveness
 #   HALT <nonce>                               sync, answer, power off
 #
 # A RUN answer:
@@ -246,7 +245,6 @@ while read -r verb nonce arg command; do
 		kmsg_first && kmsg_rest
 		printf '=%s=X=0=-\n' "$nonce"
 		;;
-	PING) printf '\n=%s=X=0=-\n' "$nonce" ;;
 	HALT)
 		sync
 		printf '\n=%s=X=0=-\n' "$nonce"

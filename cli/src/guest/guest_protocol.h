@@ -23,7 +23,7 @@
 // intact, nothing ran; code "-", stderr says why). The empty line first ends whatever a
 // step wrote to the channel without a newline, so it cannot hide the first marker.
 //
-// KMSG is answered with K and X, PING and HALT with X alone (how "-").
+// KMSG is answered with K and X, HALT with X alone (how "-").
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +37,7 @@ namespace labctl {
 // that the output of an earlier step can never end a later one.
 std::string make_nonce();
 
-// The request line for `verb` (RUN, KMSG, PING, HALT), newline included. Only RUN carries a
+// The request line for `verb` (RUN, KMSG, HALT), newline included. Only RUN carries a
 // timeout (seconds, 0 = none on the guest side) and the command text, sent as base64.
 std::string encode_request(std::string_view verb, const std::string& nonce, int timeout_s = 0,
                            std::string_view command = {});

@@ -74,7 +74,6 @@ TEST(GuestProtocol, RequestLines) {
   EXPECT_EQ(encode_request("RUN", k_nonce, 30, "true"), "RUN 0123456789abcdef 30 dHJ1ZQ==\n");
   EXPECT_EQ(encode_request("RUN", k_nonce, -5, ""), "RUN 0123456789abcdef 0 \n");
   EXPECT_EQ(encode_request("KMSG", k_nonce), "KMSG 0123456789abcdef\n");
-  EXPECT_EQ(encode_request("PING", k_nonce), "PING 0123456789abcdef\n");
   EXPECT_EQ(encode_request("HALT", k_nonce), "HALT 0123456789abcdef\n");
   // A 10 KB command with newlines and quotes stays one line.
   std::string command(10 * 1024, 'x');
