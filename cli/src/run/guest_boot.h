@@ -29,6 +29,21 @@ struct PreparedGuest {
   std::vector<GuestModuleFile> modules;
 };
 
+// A guest's modules built and its initrd packed.
+struct AssembledGuest {
+  std::vector<GuestModuleFile> modules; // in load order
+  GuestImage image;
+};
+
+// The one guest-image assembly of `run`, `shell` and `labctl initrd`: build each module
+// folder (cached; each links against the Module.symvers of the folders before it), refuse two
+// folders making a module of the same name (bad input naming both), and pack the initrd with
+// the modules, their modules.dep, the profile's kernel_modules and `files`.
+Result<AssembledGuest> assemble_guest(const LabSetup& lab,
+                                      const std::vector<ScenarioModule>& modules,
+                                      const std::map<std::string, std::filesystem::path>& files,
+                                      const std::function<void(const std::string&)>& progress);
+
 // Build the modules (cached), pack the initrd (cached), write initrd.txt and fill in the
 // QEMU launch. A module that does not compile is a `failed` Error with the compiler output.
 Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
