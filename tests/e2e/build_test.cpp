@@ -1,6 +1,8 @@
 // `labctl build` against the real Debian headers.
 #include "e2e_support.h"
 
+#include "util/json_document.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -517,6 +519,34 @@ TEST_F(Build, ParamsOrLoadNamingAModuleTheFolderDoesNotBuildIsBadInput) {
     EXPECT_NE(r.out.find(c.message), std::string::npos) << c.message << "\n" << r.out;
     EXPECT_FALSE(fs::exists(dir.path() / "art/s/console.log")) << "QEMU was started";
   }
+}
+
+// A build warning is kept in result.json; "warnings": "error" fails the scenario on it (exit
+// 1, like a module that does not compile) before QEMU starts.
+TEST_F(Build, WarningsGoToResultJsonAndWarningsErrorFailsBeforeBooting) {
+  TempDir artifacts("labctl-e2e-art");
+  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
+                   "tests/scenarios/warnings-error.json"},
+                  env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::string where = (source_dir() / "tests/kmod/warning/warning.c").string() +
+                      ":12:13: warning: unused variable";
+  EXPECT_NE(r.out.find("module tests/scenarios/../kmod/warning built with warnings (the scenario "
+                       "says \"warnings\": \"error\"):"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(where), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(artifacts.path() / "warnings-error" / "console.log")) << "QEMU was started";
+  auto result = read_file(artifacts.path() / "warnings-error" / "result.json");
+  ASSERT_TRUE(result.ok());
+  auto json = Json::parse(*result);
+  const auto& scenario = json.at("scenarios").at(0);
+  EXPECT_EQ(scenario.at("verdict"), "failed");
+  ASSERT_EQ(scenario.at("build_warnings").size(), 1u) << *result;
+  EXPECT_EQ(scenario.at("build_warnings")[0].at("module"), "tests/scenarios/../kmod/warning");
+  EXPECT_NE(scenario.at("build_warnings")[0].at("warnings").get<std::string>().find(where),
+            std::string::npos)
+      << *result;
 }
 
 } // namespace

@@ -406,6 +406,11 @@ Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
     read_modules(r, s);
     read_files(r, s);
     s.timeout = positive_seconds(r, "timeout", s.timeout);
+    if (auto warnings = r.string("warnings")) {
+      if (*warnings != "error" && *warnings != "show")
+        r.fail("warnings", fmt::format("'{}' is not \"show\" or \"error\"", *warnings));
+      s.warnings_are_errors = *warnings == "error";
+    }
     read_steps(r, s);
     // The charset is checked here; whether QEMU knows the events, once the profile's QEMU
     // is known (check_trace_patterns).

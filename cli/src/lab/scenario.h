@@ -91,6 +91,9 @@ struct Scenario {
   std::vector<ScenarioModule> modules;
   std::map<std::string, std::filesystem::path> files; // absolute guest path -> host file
   int timeout = 300; // seconds for the whole scenario, boot included
+  // "warnings": "error": a module build that printed any warning fails the scenario before
+  // it boots (CI's -Werror); "show" (the default) keeps them in the report only.
+  bool warnings_are_errors = false;
   std::vector<Step> steps;
   Expect expect;
   std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario

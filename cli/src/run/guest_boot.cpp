@@ -30,6 +30,8 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
       return built.error();
     if (!built->symvers.empty())
       symbols.push_back(built->symvers);
+    if (!built->warnings.empty())
+      guest.warnings.emplace_back(module.dir, built->warnings);
     for (const auto& ko : built->ko_files) {
       // One name is one file in /lib/modules/<release>/extra: the second would replace the
       // first, and insmod would load it twice ("File exists").
@@ -87,6 +89,7 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   const GuestImage* image = &assembled->image;
   PreparedGuest guest;
   guest.modules = assembled->modules;
+  guest.warnings = assembled->warnings;
   std::string listing;
   for (const auto& line : image->listing)
     listing += line + "\n";

@@ -27,12 +27,15 @@ struct GuestRequest {
 struct PreparedGuest {
   GuestSession::Config config;
   std::vector<GuestModuleFile> modules;
+  std::vector<std::pair<std::filesystem::path, std::string>> warnings; // see AssembledGuest
 };
 
 // A guest's modules built and its initrd packed.
 struct AssembledGuest {
   std::vector<GuestModuleFile> modules; // in load order
   GuestImage image;
+  // The folders whose build printed warnings, with them (cached builds keep theirs).
+  std::vector<std::pair<std::filesystem::path, std::string>> warnings;
 };
 
 // The one guest-image assembly of `run`, `shell` and `labctl initrd`: build each module

@@ -152,10 +152,22 @@ TEST_F(ScenarioLoad, ExpectedFaults) {
   EXPECT_EQ(s->expect.faults, (std::vector<std::string>{"oops", "warning"}));
 }
 
+TEST_F(ScenarioLoad, WarningsIsShowOrError) {
+  auto shown = load(R"({"warnings": "show"})");
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  EXPECT_FALSE(shown->warnings_are_errors);
+  auto error = load(R"({"warnings": "error"})");
+  ASSERT_TRUE(error.ok()) << error.error().message;
+  EXPECT_TRUE(error->warnings_are_errors);
+  EXPECT_FALSE(load("{}")->warnings_are_errors);
+  expect_error("{\n  \"warnings\": \"werror\"\n}", 2,
+               "key 'warnings': 'werror' is not \"show\" or \"error\"");
+}
+
 TEST_F(ScenarioLoad, UnknownTopLevelKey) {
   expect_error_containing("{\n  \"timeout\": 5,\n  \"stpes\": []\n}\n", 3,
                           "key 'stpes': unknown key (known keys: version, description, modules, "
-                          "files, timeout, steps, trace, expect)");
+                          "files, timeout, warnings, steps, trace, expect)");
 }
 
 TEST_F(ScenarioLoad, UnknownStepKey) {
