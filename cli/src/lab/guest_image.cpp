@@ -87,10 +87,14 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
                           .merge_stderr = true,
                           .die_with_parent = true},
                          std::chrono::minutes(1));
+  if (!ran && ran.error().code == ExitCode::interrupted)
+    return ran.error();
   if (!ran)
     return environment_error(fmt::format("{} (depmod makes the guest's modules.dep; install it: "
                                          "apt-get install kmod)",
                                          ran.error().message));
+  if (ran->interrupted)
+    return Error{ExitCode::interrupted, "interrupted while depmod made the guest's modules.dep"};
   if (!ran->status.success())
     return environment_error(fmt::format("depmod -b {} {} {}: {}", staging.path().string(),
                                          release, ran->status.describe(), ran->out));
