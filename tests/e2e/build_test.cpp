@@ -1,6 +1,8 @@
 // `labctl build` against the real Debian headers.
 #include "e2e_support.h"
 
+#include "util/json_document.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -450,6 +452,101 @@ TEST_F(Build, WithPassesTheOtherFoldersModuleSymvers) {
   EXPECT_EQ(with.out.find("stack_bus.ko"), std::string::npos) << with.out;
   EXPECT_NE(modinfo_field(with.out.substr(0, with.out.size() - 1), "depends").find("stack_bus"),
             std::string::npos);
+}
+
+// Both folders build twin.ko: the guest's /lib/modules/<release>/extra holds one, so the
+// scenario is bad input, refused after kbuild and before QEMU starts.
+TEST_F(Build, TwoFoldersBuildingTheSameModuleNameAreRefusedBeforeBooting) {
+  TempDir artifacts("labctl-e2e-art");
+  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
+                   "tests/scenarios/modules-same-name.json"},
+                  env());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  std::string line = "module folders tests/scenarios/../kmod/twin_a and "
+                     "tests/scenarios/../kmod/twin_b both build a module named 'twin'; the guest "
+                     "can hold only one (rename one in its Kbuild)\n";
+  EXPECT_NE(r.out.find(line), std::string::npos) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(artifacts.path() / "modules-same-name" / "console.log"))
+      << "QEMU was started";
+}
+
+// labctl initrd assembles what run boots: the profile's kernel_modules (it used to drop them),
+// the scenario's modules under /lib/modules/<release>/extra with the modules.dep depmod made.
+TEST_F(Build, InitrdPacksTheProfilesKernelModulesAndAModulesDep) {
+  TempDir dir("labctl-e2e-initrd");
+  auto profile = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["virtio_console"]})").ok());
+  auto out = dir.path() / "initrd.cpio";
+  auto r = labctl({"--profile", profile.string(), "initrd", "--list", "-o", out.string(),
+                   "tests/scenarios/modules-dep.json"},
+                  env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_NE(r.out.find(" /lib/modules/kernel/virtio_ring.ko\n"), std::string::npos) << r.out;
+  for (auto name : {"amid.ko", "zbase.ko", "stack_bus.ko", "stack_client.ko"}) {
+    auto at = r.out.find(std::string("/extra/") + name + "\n");
+    EXPECT_NE(at, std::string::npos) << name << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("/modules.dep\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("/lib/labctl/modules"), std::string::npos) << r.out;
+}
+
+// Whether a folder builds the module a params key or load entry names is known after
+// kbuild; a wrong name is still bad input with its file:line and key, and nothing boots.
+TEST_F(Build, ParamsOrLoadNamingAModuleTheFolderDoesNotBuildIsBadInput) {
+  TempDir dir("labctl-e2e-params");
+  std::string chain = (source_dir() / "tests/kmod/dep_chain").string();
+  auto s = dir.path() / "s.json";
+  struct Case {
+    std::string module, message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {R"("params": {"zbase": "level=7",
+    "amidd": "x=1"})",
+            s.string() + ":3: key 'amidd': " + chain + " builds no module 'amidd' (it builds zbase, amid)"},
+           {R"("load": ["zbase",
+    "zbas"])",
+            s.string() + ":3: key 'load': entry 2: " + chain +
+                " builds no module 'zbas' (it builds zbase, amid)"},
+           {R"("params": "level=7")",
+            s.string() + ":2: key 'params': " + chain + " builds 2 modules (zbase, amid); give "
+                "params per module"}}) {
+    ASSERT_TRUE(write_file_atomic(s, "{\"modules\": [{\"path\": \"" + chain + "\",\n    " +
+                                         c.module + "}]}")
+                    .ok());
+    auto r = labctl({"run", "--artifacts", (dir.path() / "art").string(), s.string()}, env());
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << c.message << "\n" << r.out;
+    EXPECT_FALSE(fs::exists(dir.path() / "art/s/console.log")) << "QEMU was started";
+  }
+}
+
+// A build warning is kept in result.json; "warnings": "error" fails the scenario on it (exit
+// 1, like a module that does not compile) before QEMU starts.
+TEST_F(Build, WarningsGoToResultJsonAndWarningsErrorFailsBeforeBooting) {
+  TempDir artifacts("labctl-e2e-art");
+  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
+                   "tests/scenarios/warnings-error.json"},
+                  env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::string where = (source_dir() / "tests/kmod/warning/warning.c").string() +
+                      ":12:13: warning: unused variable";
+  EXPECT_NE(r.out.find("module tests/scenarios/../kmod/warning built with warnings (the scenario "
+                       "says \"warnings\": \"error\"):"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(where), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(artifacts.path() / "warnings-error" / "console.log")) << "QEMU was started";
+  auto result = read_file(artifacts.path() / "warnings-error" / "result.json");
+  ASSERT_TRUE(result.ok());
+  auto json = Json::parse(*result);
+  const auto& scenario = json.at("scenarios").at(0);
+  EXPECT_EQ(scenario.at("verdict"), "failed");
+  ASSERT_EQ(scenario.at("build_warnings").size(), 1u) << *result;
+  EXPECT_EQ(scenario.at("build_warnings")[0].at("module"), "tests/scenarios/../kmod/warning");
+  EXPECT_NE(scenario.at("build_warnings")[0].at("warnings").get<std::string>().find(where),
+            std::string::npos)
+      << *result;
 }
 
 } // namespace

@@ -99,6 +99,48 @@ TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
   EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
 }
 
+// A dependency chain in one folder (Kbuild: zbase before amid; by name amid would come first
+// and fail with "unknown symbol") and a bus/client pair in two folders boot in modules.order
+// and folder order from /lib/modules/<release>/extra; modprobe, modprobe -r and modinfo work
+// in steps through the modules.dep made on the host. `labctl initrd` with the same scenario
+// and profile packs the very image run booted.
+TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
+  TempDir dir("labctl-e2e-libmod");
+  auto profile = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["virtio_console"]})").ok());
+  auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
+                   "tests/scenarios/modules-dep.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  modules-dep"), std::string::npos) << r.out;
+
+  auto out = dir.path() / "initrd.cpio";
+  auto initrd = labctl({"--profile", profile.string(), "initrd", "--list", "-o", out.string(),
+                        "tests/scenarios/modules-dep.json"});
+  ASSERT_EQ(initrd.exit_code, 0) << initrd.err;
+  auto listing = read_file(artifacts.path() / "modules-dep" / "initrd.txt");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(initrd.out, *listing);
+  EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
+  auto cmdline = read_file(artifacts.path() / "modules-dep" / "qemu.cmdline");
+  ASSERT_TRUE(cmdline.ok());
+  auto at = cmdline->find("-initrd ");
+  ASSERT_NE(at, std::string::npos) << *cmdline;
+  std::string booted = cmdline->substr(at + 8, cmdline->find(' ', at + 8) - at - 8);
+  auto booted_bytes = read_file(booted);
+  auto packed_bytes = read_file(out);
+  ASSERT_TRUE(booted_bytes.ok()) << booted;
+  ASSERT_TRUE(packed_bytes.ok());
+  EXPECT_TRUE(*booted_bytes == *packed_bytes) << "labctl initrd packed another image than " << booted;
+}
+
+// "params": {"zbase": ...} reaches zbase alone (amid would log "unknown parameter"), and
+// "load" boots only zbase: amid and stack_bus are shipped for a step's modprobe.
+TEST_F(Run, ParamsPerModuleAndLoadChoice) {
+  auto r = run({"tests/scenarios/modules-load.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  modules-load"), std::string::npos) << r.out;
+}
+
 TEST_F(Run, SigintMidBootLeavesNoQemu) {
   auto child = spawn({.argv = {LABCTL_BINARY, "run", "--artifacts", artifacts.path().string(),
                                "scenarios/debugcon.json"},

@@ -1,9 +1,7 @@
 #include "cmd/commands.h"
 
-#include "lab/data_dir.h"
-#include "lab/guest_image.h"
-#include "lab/module_build.h"
 #include "lab/scenario.h"
+#include "run/guest_boot.h"
 #include "run/lab_setup.h"
 
 #include <fmt/format.h>
@@ -26,24 +24,16 @@ int command_initrd(const GlobalOptions& global, const InitrdOptions& options) {
   Profile profile = load_selected_profile(global);
   LabSetup lab = prepare_lab(profile).take();
 
-  GuestImageSpec spec;
-  spec.busybox = profile.busybox;
-  spec.applets = lab.busybox_applets;
-  spec.initrd_dir = initrd_dir();
-  spec.files = files;
-  spec.compression = profile.initrd_compression;
-  for (const auto& m : modules) {
-    auto built = build_module({m.dir, lab.kernel, lab.cache, {}});
-    if (!built) {
-      if (built.error().code != ExitCode::failed)
-        throw FatalError(built.error());
-      std::fputs(built.error().message.c_str(), stderr);
-      return to_int(ExitCode::failed);
-    }
-    for (const auto& ko : built->ko_files)
-      spec.modules.push_back({ko.stem().string(), ko, m.params});
+  // The same assembly as run and shell: same modules (with their Module.symvers chain and
+  // modules.dep), the profile's kernel_modules, the same files.
+  auto assembled = assemble_guest(lab, modules, files, {});
+  if (!assembled) {
+    if (assembled.error().code != ExitCode::failed)
+      throw FatalError(assembled.error());
+    std::fputs(assembled.error().message.c_str(), stderr);
+    return to_int(ExitCode::failed);
   }
-  GuestImage image = build_guest_image(spec, lab.cache).take();
+  const GuestImage& image = assembled->image;
   std::error_code ec;
   fs::copy_file(image.path, options.output, fs::copy_options::overwrite_existing, ec);
   if (ec)

@@ -5,6 +5,7 @@
 #include "lab/profile.h"
 #include "util/content_hash.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -50,7 +51,74 @@ bool is_at_or_below(std::string_view guest, const ReservedGuestPath& reserved) {
          guest.starts_with(reserved.path) && guest[reserved.path.size()] == '/';
 }
 
+// The modules.* files `depmod -b <staging> <release>` makes for `modules` installed under
+// extra/: file name -> content, so that the guest's modprobe and modinfo find them.
+Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& spec,
+                                                        const std::string& release) {
+  std::map<std::string, std::string> made;
+  if (spec.modules.empty())
+    return made;
+  TempDir staging("labctl-depmod");
+  fs::path tree = staging.path() / "lib/modules" / release;
+  std::error_code ec;
+  fs::create_directories(tree / "extra", ec);
+  if (ec)
+    return environment_error(
+        fmt::format("cannot create {}: {}", (tree / "extra").string(), ec.message()));
+  for (const auto& m : spec.modules) {
+    fs::copy_file(m.ko, tree / "extra" / (m.name + ".ko"), ec);
+    if (ec)
+      return environment_error(fmt::format("cannot copy {} for depmod: {}", m.ko.string(),
+                                           ec.message()));
+  }
+  fs::path depmod = spec.depmod;
+  if (!depmod.has_parent_path()) {
+    // sudo's PATH may lack /sbin, where Debian's kmod puts depmod.
+    depmod = find_program(spec.depmod.string());
+    for (const char* dir : {"/usr/sbin", "/sbin"})
+      if (depmod.empty() && fs::exists(fs::path(dir) / spec.depmod, ec))
+        depmod = fs::path(dir) / spec.depmod;
+    if (depmod.empty())
+      return environment_error(fmt::format(
+          "{} not found (it makes the guest's modules.dep; install it: apt-get install kmod)",
+          spec.depmod.string()));
+  }
+  auto ran = run_command({.argv = {depmod.string(), "-b", staging.path().string(), release},
+                          .merge_stderr = true,
+                          .die_with_parent = true},
+                         std::chrono::minutes(1));
+  if (!ran && ran.error().code == ExitCode::interrupted)
+    return ran.error();
+  if (!ran)
+    return environment_error(fmt::format("{} (depmod makes the guest's modules.dep; install it: "
+                                         "apt-get install kmod)",
+                                         ran.error().message));
+  if (ran->interrupted)
+    return Error{ExitCode::interrupted, "interrupted while depmod made the guest's modules.dep"};
+  if (!ran->status.success())
+    return environment_error(fmt::format("depmod -b {} {} {}: {}", staging.path().string(),
+                                         release, ran->status.describe(), ran->out));
+  for (const auto& entry : fs::directory_iterator(tree, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with("modules.") || !entry.is_regular_file())
+      continue;
+    auto bytes = read_file(entry.path());
+    if (!bytes)
+      return environment_error(bytes.error().message);
+    made.emplace(name, std::move(*bytes));
+  }
+  if (ec)
+    return environment_error(fmt::format("cannot list {}: {}", tree.string(), ec.message()));
+  if (!made.contains("modules.dep"))
+    return environment_error(fmt::format("depmod made no modules.dep in {}", tree.string()));
+  return made;
+}
+
 } // namespace
+
+std::string guest_module_path(const std::string& release, const std::string& name) {
+  return fmt::format("/lib/modules/{}/extra/{}.ko", release, name);
+}
 
 std::string initrd_fits_problem(uint64_t unpacked_bytes, const std::string& memory,
                                 const std::string& largest) {
@@ -91,11 +159,13 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   if (!compression)
     return compression.error();
 
+  const std::string release = spec.release.empty() ? "unknown" : spec.release;
   std::vector<GuestModule> guest_modules;
   for (const auto& m : spec.kernel_modules)
     guest_modules.push_back({module_name(m), "/lib/modules/kernel/" + module_name(m) + ".ko", ""});
   for (const auto& m : spec.modules)
-    guest_modules.push_back({m.name, "/lib/labctl/modules/" + m.name + ".ko", m.params});
+    if (m.load)
+      guest_modules.push_back({m.name, guest_module_path(release, m.name), m.params});
   auto init = render_init_script(*init_template, guest_modules);
   if (!init)
     return init.error();
@@ -127,6 +197,10 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
       return bad_input(problem);
   }
 
+  auto depmod = depmod_files(spec, release);
+  if (!depmod)
+    return depmod.error();
+
   InitrdWriter writer;
   Status status = ok_status();
   auto check = [&status](Status s) {
@@ -134,8 +208,10 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
       status = std::move(s);
   };
   for (const char* dir : {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys",
-                          "/tmp", "/run", "/root", "/etc", "/lib/labctl/modules"})
+                          "/tmp", "/run", "/root", "/etc", "/lib/labctl"})
     check(writer.add_directory(dir, 0755));
+  const std::string modules_dir = "/lib/modules/" + release;
+  check(writer.add_directory(modules_dir + "/extra", 0755));
   check(writer.add_file_from_disk("/bin/busybox", spec.busybox, 0755));
   for (const auto& applet : spec.applets) {
     std::string guest = "/" + applet;
@@ -145,7 +221,9 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   check(writer.add_file("/init", *init, 0755));
   check(writer.add_file("/lib/labctl/agent.sh", *agent, 0755));
   for (const auto& m : spec.modules)
-    check(writer.add_file_from_disk("/lib/labctl/modules/" + m.name + ".ko", m.ko, 0644));
+    check(writer.add_file_from_disk(guest_module_path(release, m.name), m.ko, 0644));
+  for (const auto& [name, bytes] : *depmod)
+    check(writer.add_file(modules_dir + "/" + name, bytes, 0644));
   // The kernel's own modules may be compressed (.ko.xz); busybox insmod wants plain .ko.
   for (const auto& m : spec.kernel_modules) {
     auto bytes = load_module_file(spec.kernel_modules_dir / m);
@@ -171,6 +249,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   if (auto s = key.add_file(spec.busybox); !s)
     return s.error();
   key.add(*init).add(*agent);
+  for (const auto& [name, bytes] : *depmod)
+    key.add(name).add(bytes);
   for (const auto& m : spec.modules)
     if (auto s = key.add_file(m.ko); !s)
       return s.error();

@@ -13,12 +13,19 @@
 
 namespace labctl {
 
-// A built module as the guest loads it: insmod'ed in order with its params.
+// A built module as the guest gets it: installed as
+// /lib/modules/<release>/extra/<name>.ko and, when `load`, insmod'ed at boot in order with
+// its params.
 struct GuestModuleFile {
   std::string name;               // module name (the .ko's stem)
   std::filesystem::path ko;       // on the host
   std::string params;
+  bool load = true;               // false: shipped, for a step to modprobe
 };
+
+// Where the guest finds a scenario module: /lib/modules/<release>/extra/<name>.ko, so that
+// modprobe and modinfo find it through the modules.dep depmod made for that folder.
+std::string guest_module_path(const std::string& release, const std::string& name);
 
 // Everything that goes into a guest's initrd.
 struct GuestImageSpec {
@@ -26,6 +33,10 @@ struct GuestImageSpec {
   std::vector<std::string> applets;           // "bin/sh", "sbin/mdev", ...
   std::filesystem::path initrd_dir;           // init.sh and agent.sh
   std::vector<GuestModuleFile> modules;
+  // The kernel release the guest boots (uname -r); the modules and their modules.dep go
+  // under /lib/modules/<release>/. Empty: "unknown" (modprobe then finds nothing).
+  std::string release;
+  std::filesystem::path depmod = "depmod"; // run on the host: depmod -b <staging> <release>
   std::map<std::string, std::filesystem::path> files; // guest path -> host file
   std::vector<std::string> kernel_modules;    // relative paths from modules.dep, load order
   std::filesystem::path kernel_modules_dir;   // /lib/modules/V
@@ -58,9 +69,9 @@ inline constexpr std::array<ReservedGuestPath, 11> k_reserved_guest_paths = {{
     {"/init", false, "it is labctl's init, PID 1"},
     {"/bin/busybox", false, "init and the agent run on it"},
     {"/bin/sh", false, "it runs init and the agent"},
-    {"/lib/labctl", true, "labctl's agent and the scenario's modules live there"},
+    {"/lib/labctl", true, "labctl's agent lives there"},
     {"/run/labctl", true, "labctl's agent keeps its state there"},
-    {"/lib/modules/kernel", true, "the kernel modules labctl loads live there"},
+    {"/lib/modules", true, "the scenario's modules and their modules.dep live there"},
     {"/proc", true, "init mounts proc on /proc, which would hide it"},
     {"/sys", true, "init mounts sysfs on /sys, which would hide it"},
     {"/dev", true, "init mounts devtmpfs on /dev, which would hide it"},

@@ -2,6 +2,7 @@
 
 #include "lab/guest_image.h"
 #include "lab/init_script.h"
+#include "lab/module_deps.h"
 #include "util/fs.h"
 #include "util/json_document.h"
 #include "util/regex.h"
@@ -88,11 +89,54 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
   } else if (entry.is_object()) {
     JsonObjectReader m(doc, at);
     auto p = m.string("path");
-    if (auto params = m.string("params")) {
-      // Split now as init will, so an unterminated quote is refused with its line.
-      if (auto words = split_module_params(*params); !words)
+    if (const Json* params = m.value("params"); params && params->is_object()) {
+      module.params_per_module = true;
+      JsonObjectReader by_name(doc, m.pointer("params"));
+      for (const auto& [name, value] : params->items()) {
+        if (!value.is_string())
+          by_name.fail(name, fmt::format("expected a string (the module's insmod "
+                                         "parameters), got {}",
+                                         json_type_name(value)));
+        std::string text = value.get<std::string>();
+        // Split now as init will, so an unterminated quote is refused with its line.
+        if (auto words = split_module_params(text); !words)
+          by_name.fail(name, words.error().message);
+        module.module_params.push_back(
+            {name, text, fmt::format("{}: key '{}'", doc.where(m.pointer("params") / name), name)});
+      }
+    } else if (params && !params->is_string()) {
+      m.fail("params", fmt::format("expected a string or an object keyed by module name, got {}",
+                                   json_type_name(*params)));
+    } else if (params) {
+      module.params = params->get<std::string>();
+      if (auto words = split_module_params(module.params); !words)
         m.fail("params", words.error().message);
-      module.params = *params;
+      module.params_where = fmt::format("{}: key 'params'", doc.where(m.pointer("params")));
+    }
+    if (const Json* load = m.value("load")) {
+      if (load->is_boolean()) {
+        if (!load->get<bool>())
+          module.load.emplace();
+      } else if (load->is_array()) {
+        module.load.emplace();
+        for (size_t i = 0; i < load->size(); ++i) {
+          JsonPointer item_at = m.pointer("load") / i;
+          const Json& item = (*load)[i];
+          std::string entry = fmt::format("key 'load': entry {}", i + 1);
+          if (!item.is_string())
+            json_fail(doc, item_at,
+                      fmt::format("{}: expected a module name, got {}", entry, json_type_name(item)));
+          std::string name = item.get<std::string>();
+          for (const auto& earlier : *module.load)
+            if (module_name(earlier.name) == module_name(name))
+              json_fail(doc, item_at,
+                        fmt::format("{}: module '{}' is already in the list", entry, name));
+          module.load->push_back({name, "", fmt::format("{}: {}", doc.where(item_at), entry)});
+        }
+      } else {
+        m.fail("load", fmt::format("expected false, true or an array of module names, got {}",
+                                   json_type_name(*load)));
+      }
     }
     m.finish();
     if (!p)
@@ -100,7 +144,8 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
     path = *p;
   } else {
     json_fail(doc, at,
-              fmt::format("{}: expected a folder path or {{\"path\": ..., \"params\": ...}}, "
+              fmt::format("{}: expected a folder path or {{\"path\": ..., \"params\": ..., "
+                          "\"load\": ...}}, "
                           "got {}",
                           where, json_type_name(entry)));
   }
@@ -361,6 +406,11 @@ Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
     read_modules(r, s);
     read_files(r, s);
     s.timeout = positive_seconds(r, "timeout", s.timeout);
+    if (auto warnings = r.string("warnings")) {
+      if (*warnings != "error" && *warnings != "show")
+        r.fail("warnings", fmt::format("'{}' is not \"show\" or \"error\"", *warnings));
+      s.warnings_are_errors = *warnings == "error";
+    }
     read_steps(r, s);
     // The charset is checked here; whether QEMU knows the events, once the profile's QEMU
     // is known (check_trace_patterns).
@@ -408,6 +458,54 @@ Result<std::vector<fs::path>> expand_scenario_args(const std::vector<std::string
       add(f);
   }
   return out;
+}
+
+Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& module,
+                                                      const std::vector<fs::path>& ko_files) {
+  std::vector<GuestModuleFile> files;
+  std::string names;
+  for (const auto& ko : ko_files) {
+    files.push_back({ko.stem().string(), ko, "", !module.load.has_value()});
+    names += (names.empty() ? "" : ", ") + ko.stem().string();
+  }
+  auto find = [&](const ModuleChoice& choice) -> Result<GuestModuleFile*> {
+    for (auto& f : files)
+      if (module_name(f.name) == module_name(choice.name))
+        return &f;
+    return bad_input(fmt::format("{}: {} builds no module '{}' (it builds {})", choice.where,
+                                 module.dir.string(), choice.name,
+                                 names.empty() ? "none" : names));
+  };
+  if (!module.params_per_module && !module.params.empty()) {
+    if (files.size() > 1)
+      return bad_input(fmt::format(
+          "{}: {} builds {} modules ({}); give params per module, as an object keyed by "
+          "module name: {{\"{}\": \"{}\"}}",
+          module.params_where, module.dir.string(), files.size(), names, files[0].name,
+          module.params));
+    for (auto& f : files)
+      f.params = module.params;
+  }
+  for (const auto& choice : module.module_params) {
+    auto f = find(choice);
+    if (!f)
+      return f.error();
+    (*f)->params = choice.params;
+  }
+  if (!module.load)
+    return files;
+  std::vector<GuestModuleFile> ordered;
+  for (const auto& choice : *module.load) {
+    auto f = find(choice);
+    if (!f)
+      return f.error();
+    (*f)->load = true;
+    ordered.push_back(**f);
+  }
+  for (const auto& f : files)
+    if (!f.load)
+      ordered.push_back(f);
+  return ordered;
 }
 
 } // namespace labctl

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "lab/guest_image.h"
 #include "util/result.h"
 
 #include <array>
@@ -12,11 +13,34 @@
 
 namespace labctl {
 
-// A kernel module a scenario builds and insmods at boot, in order.
+// A module named in a scenario's `params` object or `load` list, with where it was written:
+// whether the folder builds it is only known after kbuild, and a message then needs the line.
+struct ModuleChoice {
+  std::string name;   // as written ("amid"; '-' and '_' match alike)
+  std::string params; // for a `params` entry: insmod arguments, "a=1 b=2"
+  std::string where;  // "s.json:4: key 'amid'", for messages after the build
+};
+
+// A module folder a scenario builds: its .ko files are installed in the guest and, unless
+// `load` says otherwise, insmod'ed at boot in kbuild's modules.order.
 struct ScenarioModule {
   std::filesystem::path dir; // folder with a Kbuild or Makefile
-  std::string params;        // insmod arguments, "a=1 b=2"
+  std::string params;        // insmod arguments, "a=1 b=2", for a folder making one .ko
+  std::string params_where;  // "s.json:3: key 'params'" when `params` was a string
+  bool params_per_module = false;        // `params` was an object keyed by module name
+  std::vector<ModuleChoice> module_params;
+  // What init insmods at boot, in this order; nullopt: every .ko in modules.order.
+  // An empty list (`"load": false`) ships the modules and loads none.
+  std::optional<std::vector<ModuleChoice>> load;
 };
+
+// A built folder's modules as the guest gets them (lab/guest_image.h), given its .ko files in
+// modules.order: each with the params written for it (never another module's), those that
+// load at boot first, in load order, then those shipped only. Bad input, naming the file,
+// line and key, when `params` or `load` names a module the folder does not build, or a
+// params string is given for a folder that builds several.
+Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& module,
+                                                      const std::vector<std::filesystem::path>& ko_files);
 
 // One shell command run in the guest and what its result must look like.
 struct Step {
@@ -67,6 +91,9 @@ struct Scenario {
   std::vector<ScenarioModule> modules;
   std::map<std::string, std::filesystem::path> files; // absolute guest path -> host file
   int timeout = 300; // seconds for the whole scenario, boot included
+  // "warnings": "error": a module build that printed any warning fails the scenario before
+  // it boots (CI's -Werror); "show" (the default) keeps them in the report only.
+  bool warnings_are_errors = false;
   std::vector<Step> steps;
   Expect expect;
   std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario

@@ -40,7 +40,8 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
   const fs::path& stub = session.vm().gdb_socket();
   std::vector<std::string> names;
   for (const auto& m : guest.modules)
-    names.push_back(kernel_module_name(m.name));
+    if (m.load)
+      names.push_back(kernel_module_name(m.name));
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
   if (!names.empty()) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
@@ -54,6 +55,8 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
   }
   std::vector<LoadedModule> loaded;
   for (const auto& m : guest.modules) {
+    if (!m.load)
+      continue; // not loaded at boot: no sections to name yet
     std::string name = kernel_module_name(m.name);
     if (sections[name].empty())
       return failure(fmt::format("gdb: /sys/module/{}/sections/ lists no sections", name));

@@ -10,30 +10,42 @@
 
 namespace labctl {
 
-Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
-                                    const std::function<void(const std::string&)>& progress) {
+Result<AssembledGuest> assemble_guest(const LabSetup& lab,
+                                      const std::vector<ScenarioModule>& modules,
+                                      const std::map<std::string, fs::path>& files,
+                                      const std::function<void(const std::string&)>& progress) {
   auto say = [&](const std::string& what) {
     if (progress)
       progress(what);
   };
-  std::error_code ec;
-  fs::create_directories(request.artifacts, ec);
-  if (ec)
-    return environment_error(fmt::format("cannot create artifacts directory {}: {}",
-                                         request.artifacts.string(), ec.message()));
-  PreparedGuest guest;
+  AssembledGuest guest;
   say("building modules");
   // Each folder links against the Module.symvers of the folders before it (a bus module,
   // then its drivers), in the scenario's order.
   std::vector<fs::path> symbols;
-  for (const auto& module : request.modules) {
+  std::map<std::string, fs::path> folder_of; // module name -> the folder that built it
+  for (const auto& module : modules) {
     auto built = build_module({module.dir, lab.kernel, lab.cache, {}, symbols});
     if (!built)
       return built.error();
     if (!built->symvers.empty())
       symbols.push_back(built->symvers);
-    for (const auto& ko : built->ko_files)
-      guest.modules.push_back({ko.stem().string(), ko, module.params});
+    if (!built->warnings.empty())
+      guest.warnings.emplace_back(module.dir, built->warnings);
+    for (const auto& ko : built->ko_files) {
+      // One name is one file in /lib/modules/<release>/extra: the second would replace the
+      // first, and insmod would load it twice ("File exists").
+      auto [it, added] = folder_of.emplace(module_name(ko.filename().string()), module.dir);
+      if (!added)
+        return bad_input(fmt::format(
+            "module folders {} and {} both build a module named '{}'; the guest can hold only "
+            "one (rename one in its Kbuild)",
+            it->second.string(), module.dir.string(), ko.stem().string()));
+    }
+    auto files = guest_modules_of(module, built->ko_files);
+    if (!files)
+      return files.error();
+    guest.modules.insert(guest.modules.end(), files->begin(), files->end());
   }
 
   say("packing initrd");
@@ -42,7 +54,8 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   spec.applets = lab.busybox_applets;
   spec.initrd_dir = initrd_dir();
   spec.modules = guest.modules;
-  spec.files = request.files;
+  spec.release = lab.kernel.version;
+  spec.files = files;
   spec.compression = lab.profile.initrd_compression;
   spec.memory = lab.profile.memory; // an initrd the guest cannot unpack is refused
   if (!lab.profile.load_kernel_modules.empty()) {
@@ -59,6 +72,24 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   auto image = build_guest_image(spec, lab.cache);
   if (!image)
     return image.error();
+  guest.image = std::move(*image);
+  return guest;
+}
+
+Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
+                                    const std::function<void(const std::string&)>& progress) {
+  std::error_code ec;
+  fs::create_directories(request.artifacts, ec);
+  if (ec)
+    return environment_error(fmt::format("cannot create artifacts directory {}: {}",
+                                         request.artifacts.string(), ec.message()));
+  auto assembled = assemble_guest(lab, request.modules, request.files, progress);
+  if (!assembled)
+    return assembled.error();
+  const GuestImage* image = &assembled->image;
+  PreparedGuest guest;
+  guest.modules = assembled->modules;
+  guest.warnings = assembled->warnings;
   std::string listing;
   for (const auto& line : image->listing)
     listing += line + "\n";

@@ -27,7 +27,25 @@ struct GuestRequest {
 struct PreparedGuest {
   GuestSession::Config config;
   std::vector<GuestModuleFile> modules;
+  std::vector<std::pair<std::filesystem::path, std::string>> warnings; // see AssembledGuest
 };
+
+// A guest's modules built and its initrd packed.
+struct AssembledGuest {
+  std::vector<GuestModuleFile> modules; // in load order
+  GuestImage image;
+  // The folders whose build printed warnings, with them (cached builds keep theirs).
+  std::vector<std::pair<std::filesystem::path, std::string>> warnings;
+};
+
+// The one guest-image assembly of `run`, `shell` and `labctl initrd`: build each module
+// folder (cached; each links against the Module.symvers of the folders before it), refuse two
+// folders making a module of the same name (bad input naming both), and pack the initrd with
+// the modules, their modules.dep, the profile's kernel_modules and `files`.
+Result<AssembledGuest> assemble_guest(const LabSetup& lab,
+                                      const std::vector<ScenarioModule>& modules,
+                                      const std::map<std::string, std::filesystem::path>& files,
+                                      const std::function<void(const std::string&)>& progress);
 
 // Build the modules (cached), pack the initrd (cached), write initrd.txt and fill in the
 // QEMU launch. A module that does not compile is a `failed` Error with the compiler output.

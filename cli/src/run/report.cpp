@@ -269,6 +269,9 @@ Json to_json(const ScenarioReport& r) {
   Json timeline = Json::array();
   for (const auto& [milestone, seconds] : r.timeline)
     timeline.push_back(Json::array({milestone, seconds}));
+  Json warnings = Json::array();
+  for (const auto& [folder, text] : r.build_warnings)
+    warnings.push_back({{"module", json_text(folder)}, {"warnings", json_text(text)}});
   return {{"name", json_text(r.name)},
           {"file", json_text(r.file.string())},
           {"verdict", r.verdict},
@@ -282,7 +285,8 @@ Json to_json(const ScenarioReport& r) {
           {"steps", std::move(steps)},
           {"faults", std::move(faults)},
           {"debugcon_diff", json_text(r.debugcon_diff)},
-          {"timeline", timeline}};
+          {"timeline", timeline},
+          {"build_warnings", std::move(warnings)}};
 }
 
 Json to_json(const std::vector<ScenarioReport>& reports) {
@@ -330,6 +334,10 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
       if (j.contains("timeline"))
         for (const auto& pair : j.at("timeline"))
           r.timeline.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
+      if (j.contains("build_warnings"))
+        for (const auto& w : j.at("build_warnings"))
+          r.build_warnings.emplace_back(w.at("module").get<std::string>(),
+                                        w.at("warnings").get<std::string>());
       for (const auto& s : j.at("steps")) {
         StepReport step;
         step.command = s.at("command").get<std::string>();

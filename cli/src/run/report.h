@@ -52,6 +52,8 @@ struct ScenarioReport {
   // Seconds from QEMU's start to each milestone (qemu_started, first_console_line,
   // init_started, ready, steps_done, qemu_exited), in order; empty when nothing booted.
   std::vector<std::pair<std::string, double>> timeline;
+  // Compiler and modpost warnings of the module builds, per folder (built cleanly: absent).
+  std::vector<std::pair<std::string, std::string>> build_warnings; // folder, warnings
 
   bool operator==(const ScenarioReport&) const = default;
 };

@@ -137,6 +137,15 @@ private:
       fail(guest.error().message);
       return;
     }
+    for (const auto& [folder, text] : guest->warnings)
+      m_report.build_warnings.emplace_back(folder.string(), text);
+    if (m_scenario.warnings_are_errors && !guest->warnings.empty()) {
+      for (const auto& [folder, text] : guest->warnings)
+        fail(fmt::format("module {} built with warnings (the scenario says \"warnings\": "
+                         "\"error\"):\n{}",
+                         folder.string(), text.ends_with('\n') ? text.substr(0, text.size() - 1) : text));
+      return;
+    }
     // A signal while the guest was prepared: nothing boots.
     if (interrupted()) {
       error(ExitCode::interrupted, "interrupted before boot");

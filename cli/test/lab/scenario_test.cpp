@@ -152,10 +152,22 @@ TEST_F(ScenarioLoad, ExpectedFaults) {
   EXPECT_EQ(s->expect.faults, (std::vector<std::string>{"oops", "warning"}));
 }
 
+TEST_F(ScenarioLoad, WarningsIsShowOrError) {
+  auto shown = load(R"({"warnings": "show"})");
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  EXPECT_FALSE(shown->warnings_are_errors);
+  auto error = load(R"({"warnings": "error"})");
+  ASSERT_TRUE(error.ok()) << error.error().message;
+  EXPECT_TRUE(error->warnings_are_errors);
+  EXPECT_FALSE(load("{}")->warnings_are_errors);
+  expect_error("{\n  \"warnings\": \"werror\"\n}", 2,
+               "key 'warnings': 'werror' is not \"show\" or \"error\"");
+}
+
 TEST_F(ScenarioLoad, UnknownTopLevelKey) {
   expect_error_containing("{\n  \"timeout\": 5,\n  \"stpes\": []\n}\n", 3,
                           "key 'stpes': unknown key (known keys: version, description, modules, "
-                          "files, timeout, steps, trace, expect)");
+                          "files, timeout, warnings, steps, trace, expect)");
 }
 
 TEST_F(ScenarioLoad, UnknownStepKey) {
@@ -172,7 +184,7 @@ TEST_F(ScenarioLoad, UnknownExpectKey) {
 
 TEST_F(ScenarioLoad, UnknownModuleKey) {
   expect_error_containing("{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"param\": \"x\"}\n]}",
-                          2, "key 'param': unknown key (known keys: path, params)");
+                          2, "key 'param': unknown key (known keys: path, params, load)");
 }
 
 TEST_F(ScenarioLoad, WrongTypes) {
@@ -246,11 +258,11 @@ TEST_F(ScenarioLoad, ModuleFolderWithoutBuildFiles) {
 TEST_F(ScenarioLoad, BadModuleEntries) {
   expect_error("{\"modules\": [\n  42\n]}", 2,
                "key 'modules': entry 1: expected a folder path or {\"path\": ..., \"params\": "
-               "...}, got number");
+               "..., \"load\": ...}, got number");
   expect_error("{\"modules\": [\n  {\"params\": \"x=1\"}\n]}", 2,
                "key 'modules': entry 1: key 'path' missing (the module's folder)");
   expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"params\": 1}\n]}", 2,
-               "key 'params': expected a string, got number");
+               "key 'params': expected a string or an object keyed by module name, got number");
 }
 
 TEST_F(ScenarioLoad, BadFiles) {
@@ -284,8 +296,8 @@ TEST_F(ScenarioLoad, FilesThatWouldReplaceWhatLabctlsInitReliesOnAreRefused) {
   expect_error("{\"files\": {\n  \"/init\": \"files/probe.sh\"\n}}", 2,
                "key 'files': guest path '/init' is reserved (it is labctl's init, PID 1)");
   expect_error("{\"files\": {\n  \"/lib/labctl/agent.sh\": \"files/probe.sh\"\n}}", 2,
-               "key 'files': guest path '/lib/labctl/agent.sh' is reserved (labctl's agent and "
-               "the scenario's modules live there)");
+               "key 'files': guest path '/lib/labctl/agent.sh' is reserved (labctl's agent lives "
+               "there)");
   expect_error("{\"files\": {\n  \"/run/labctl/agent.sh\": \"files/probe.sh\"\n}}", 2,
                "key 'files': guest path '/run/labctl/agent.sh' is reserved (labctl's agent keeps "
                "its state there)");
@@ -318,6 +330,128 @@ TEST_F(ScenarioLoad, ModuleParamsThatDoNotSplitAreRefusedWithTheirLine) {
   auto s = load(R"({"modules": [{"path": "../kmod/alpha", "params": "a='x y' b=2"}]})");
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->modules.at(0).params, "a='x y' b=2");
+}
+
+TEST_F(ScenarioLoad, ParamsPerModuleAndLoadChoiceAreReadWithTheirLines) {
+  auto s = load("{\"modules\": [\n"
+                "  {\"path\": \"../kmod/alpha\",\n"
+                "   \"params\": {\"amid\": \"level=3\",\n"
+                "              \"zbase\": \"debug=1\"},\n"
+                "   \"load\": [\"zbase\", \"amid\"]},\n"
+                "  {\"path\": \"../kmod/beta\", \"load\": false},\n"
+                "  {\"path\": \"../kmod/beta\", \"load\": true}\n"
+                "]}");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const auto& a = s->modules.at(0);
+  EXPECT_TRUE(a.params_per_module);
+  ASSERT_EQ(a.module_params.size(), 2u);
+  EXPECT_EQ(a.module_params[0].name, "amid");
+  EXPECT_EQ(a.module_params[0].params, "level=3");
+  EXPECT_EQ(a.module_params[0].where, path("s/t.json").string() + ":3: key 'amid'");
+  EXPECT_EQ(a.module_params[1].where, path("s/t.json").string() + ":4: key 'zbase'");
+  ASSERT_TRUE(a.load.has_value());
+  ASSERT_EQ(a.load->size(), 2u);
+  EXPECT_EQ((*a.load)[0].name, "zbase");
+  EXPECT_EQ((*a.load)[1].where, path("s/t.json").string() + ":5: key 'load': entry 2");
+  ASSERT_TRUE(s->modules.at(1).load.has_value());
+  EXPECT_TRUE(s->modules.at(1).load->empty());
+  EXPECT_FALSE(s->modules.at(2).load.has_value());
+
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": {\"a\": 1}}\n]}",
+               3, "key 'a': expected a string (the module's insmod parameters), got number");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": {\"a\": \"x='y\"}}\n]}",
+               3, "key 'a': unterminated ' in module params \"x='y\"");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": [\"a=1\"]}\n]}", 3,
+               "key 'params': expected a string or an object keyed by module name, got array");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"load\": \"alpha\"}\n]}", 3,
+               "key 'load': expected false, true or an array of module names, got string");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"load\": [\"a\", \"a\"]}\n]}",
+               3, "key 'load': entry 2: module 'a' is already in the list");
+}
+
+// The folder's .ko files in modules.order: zbase, then amid.
+class GuestModulesOf : public ::testing::Test {
+protected:
+  std::vector<fs::path> ko = {"/c/zbase.ko", "/c/amid.ko"};
+  ScenarioModule folder() const {
+    ScenarioModule m;
+    m.dir = "/src/chain";
+    return m;
+  }
+};
+
+TEST_F(GuestModulesOf, EveryModuleLoadsInModulesOrderByDefault) {
+  auto files = guest_modules_of(folder(), ko);
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].name, "zbase");
+  EXPECT_EQ((*files)[1].name, "amid");
+  EXPECT_TRUE((*files)[0].load && (*files)[1].load);
+  EXPECT_EQ((*files)[0].params, "");
+}
+
+TEST_F(GuestModulesOf, ParamsReachOnlyTheModuleTheyWereWrittenFor) {
+  ScenarioModule m = folder();
+  m.params_per_module = true;
+  m.module_params = {{"amid", "level=3", "s.json:3: key 'amid'"}};
+  auto files = guest_modules_of(m, ko);
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  EXPECT_EQ((*files)[0].params, "");
+  EXPECT_EQ((*files)[1].params, "level=3");
+
+  m.module_params = {{"zz", "x=1", "s.json:3: key 'zz'"}};
+  auto unknown = guest_modules_of(m, ko);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ExitCode::bad_input);
+  EXPECT_EQ(unknown.error().message,
+            "s.json:3: key 'zz': /src/chain builds no module 'zz' (it builds zbase, amid)");
+}
+
+TEST_F(GuestModulesOf, AParamsStringIsForAFolderThatBuildsOneModule) {
+  ScenarioModule m = folder();
+  m.params = "level=3";
+  m.params_where = "s.json:2: key 'params'";
+  auto several = guest_modules_of(m, ko);
+  ASSERT_FALSE(several.ok());
+  EXPECT_EQ(several.error().code, ExitCode::bad_input);
+  EXPECT_EQ(several.error().message.rfind("s.json:2: key 'params': /src/chain builds 2 modules "
+                                          "(zbase, amid); give params per module",
+                                          0),
+            0u)
+      << several.error().message;
+  auto one = guest_modules_of(m, {"/c/zbase.ko"});
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  EXPECT_EQ(one->at(0).params, "level=3");
+}
+
+TEST_F(GuestModulesOf, LoadChoosesWhatLoadsAndInWhichOrder) {
+  ScenarioModule m = folder();
+  m.load = std::vector<ModuleChoice>{{"amid", "", "s.json:4: key 'load': entry 1"}};
+  auto files = guest_modules_of(m, ko);
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].name, "amid");
+  EXPECT_TRUE((*files)[0].load);
+  EXPECT_EQ((*files)[1].name, "zbase");
+  EXPECT_FALSE((*files)[1].load) << "shipped, not loaded";
+
+  m.load->emplace_back(ModuleChoice{"zbase", "", "s.json:4: key 'load': entry 2"});
+  auto both = guest_modules_of(m, ko);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ((*both)[0].name, "amid");
+  EXPECT_EQ((*both)[1].name, "zbase");
+  EXPECT_TRUE((*both)[1].load);
+
+  m.load = std::vector<ModuleChoice>{};
+  auto none = guest_modules_of(m, ko);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE((*none)[0].load || (*none)[1].load);
+
+  m.load = std::vector<ModuleChoice>{{"nope", "", "s.json:4: key 'load': entry 1"}};
+  auto unknown = guest_modules_of(m, ko);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "s.json:4: key 'load': entry 1: /src/chain builds no module 'nope' (it builds zbase, amid)");
 }
 
 TEST_F(ScenarioLoad, KeyGivenTwiceIsRefusedNamingTheSecond) {

@@ -267,6 +267,16 @@ TEST(ReportJson, BinaryOutputKeepsItsExactBytes) {
   EXPECT_FALSE(j["steps"][0].contains("stderr_base64"));
 }
 
+TEST(ReportJson, BuildWarningsArePerModuleFolder) {
+  ScenarioReport r = passed_report();
+  EXPECT_EQ(to_json(r)["build_warnings"], Json::array());
+  r.build_warnings = {{"/src/warning", "warning.c:12:13: warning: unused variable 'x'\n"}};
+  Json j = to_json(r);
+  ASSERT_EQ(j["build_warnings"].size(), 1u);
+  EXPECT_EQ(j["build_warnings"][0]["module"], "/src/warning");
+  EXPECT_EQ(j["build_warnings"][0]["warnings"], "warning.c:12:13: warning: unused variable 'x'\n");
+}
+
 TEST(ReportJson, RoundTrip) {
   std::vector<ScenarioReport> reports = {passed_report(), failed_report(), error_report()};
   reports[0].steps[0].out = std::string("bin\0\xff\xfe\n", 7);
@@ -275,6 +285,8 @@ TEST(ReportJson, RoundTrip) {
   reports[1].steps[0].err = "abc";
   reports[1].steps[1].out = "\xc3\xa9t\xc3\xa9\t\x01";
   reports[1].steps[1].timed_out = true;
+  reports[0].build_warnings = {
+      {"/src/warning", "/src/warning/warning.c:12:13: warning: unused variable 'x'\n"}};
   std::string text = json_report(reports);
   EXPECT_EQ(text.back(), '\n');
   auto back = parse_json_report(text);
