@@ -13,10 +13,10 @@ namespace labctl {
 // Every kind the scanner reports (KernelFault::kind), and so the kinds a scenario may name
 // in expect.faults; docs/scenario.md lists them (a unit test compares the two). "unknown":
 // a "cut here" line without a header after it.
-inline constexpr auto k_fault_kinds = std::to_array<std::string_view>({
-    "oops", "bug", "warning", "panic", "gpf", "invalid_opcode", "divide_error", "double_fault",
-    "stack_segment", "soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "kasan", "kfence",
-    "kcsan", "kmsan", "ubsan", "unknown"});
+inline constexpr auto k_fault_kinds = std::to_array<std::string_view>(
+    {"oops", "bug", "warning", "panic", "gpf", "invalid_opcode", "divide_error", "double_fault",
+     "stack_segment", "soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "kasan", "kfence",
+     "kcsan", "kmsan", "ubsan", "unknown"});
 
 // True when `kind` is one of k_fault_kinds.
 constexpr bool is_fault_kind(std::string_view kind) {
