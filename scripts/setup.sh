@@ -17,8 +17,8 @@ packages=(
 	# runtime: the lab itself
 	qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64
 	kmod gdb
-	# tests: pseudo-terminal driving
-	tmux python3
+	# tests: pseudo-terminal driving; JSON reports checked against their schema
+	tmux python3 python3-jsonschema
 	# bench: the article-style baseline initrd is packed with cpio
 	cpio
 )

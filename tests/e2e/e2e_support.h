@@ -37,6 +37,20 @@ inline LabctlRun labctl(std::vector<std::string> args,
   return {r->status.code, r->out, r->err};
 }
 
+// What tests/check_report_json.py says is wrong with a --json report or result.json
+// (docs/report-json.schema.json and the rules between keys); "" when it is valid. Run with
+// /usr/bin/python3, which has python3-jsonschema (scripts/setup.sh installs it).
+inline std::string report_schema_problems(const fs::path& report) {
+  auto r = run_command({.argv = {"/usr/bin/python3",
+                                 (tests_dir() / "check_report_json.py").string(), report.string()}},
+                       std::chrono::seconds(60));
+  if (!r.ok())
+    return "check_report_json.py did not run: " + r.error().message;
+  if (r->status.success())
+    return "";
+  return fmt::format("check_report_json.py ({}):\n{}{}", r->status.describe(), r->out, r->err);
+}
+
 // How many qemu-system processes have `needle` in their command line.
 inline int qemu_processes_using(const std::string& needle) {
   int count = 0;

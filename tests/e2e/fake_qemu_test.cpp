@@ -123,7 +123,10 @@ TEST_F(FakeQemu, OopsOnTheConsoleIsAttributedToTheRunningStep) {
   auto r = run("oops_step", k_one_step);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("BUG: kernel NULL pointer dereference"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("step 1 (s.json:1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kernel oops during step 1 (`echo hi`, " + (dir.path() / "s.json").string() +
+                       ":1)"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(FakeQemu, ModuleLoadFailureShowsInsmodError) {

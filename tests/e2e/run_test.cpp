@@ -54,7 +54,10 @@ TEST_F(Run, OopsInAStepIsReportedAgainstThatStep) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("BUG: kernel NULL pointer dereference"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Oops: 0002"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("during `step 2 (oops-in-step.json:6)`"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kernel oops during step 2 (`echo oops > /dev/labctl_fault`, "
+                       "tests/scenarios/oops-in-step.json:6)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("labctl_fault_write"), std::string::npos) << r.out;
   auto faults = read_file(artifacts.path() / "oops-in-step" / "faults.txt");
   ASSERT_TRUE(faults.ok());

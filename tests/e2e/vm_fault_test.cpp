@@ -23,16 +23,21 @@ TEST_F(VmFaults, ExpectedWarningAndBugAreFoundAndTheRunPasses) {
   auto r = labctl(
       {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/faults-expected.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(report_schema_problems(artifacts.path() / "faults-expected" / "result.json"), "");
   auto result = read_file(artifacts.path() / "faults-expected" / "result.json");
   ASSERT_TRUE(result.ok());
   auto json = Json::parse(*result);
   const auto& faults = json["scenarios"][0]["faults"];
   ASSERT_EQ(faults.size(), 2u) << faults.dump(2);
   EXPECT_EQ(faults[0]["kind"], "warning");
-  EXPECT_NE(faults[0]["step"].get<std::string>().find("step 1 "), std::string::npos);
+  EXPECT_EQ(faults[0]["phase"], "step");
+  EXPECT_EQ(faults[0]["step_index"], 1);
+  EXPECT_EQ(faults[0]["step"], "echo warn > /dev/labctl_fault");
   EXPECT_EQ(faults[1]["kind"], "bug");
   EXPECT_NE(faults[1]["title"].get<std::string>().find("kernel BUG at"), std::string::npos);
-  EXPECT_NE(faults[1]["step"].get<std::string>().find("step 2 "), std::string::npos);
+  EXPECT_EQ(faults[1]["phase"], "step");
+  EXPECT_EQ(faults[1]["step_index"], 2);
+  EXPECT_EQ(faults[1]["step"], "sh -c 'echo bug > /dev/labctl_fault'");
   EXPECT_TRUE(fs::exists(artifacts.path() / "faults-expected" / "faults.txt"));
 }
 

@@ -19,9 +19,19 @@ enum class EndStyle {
   task,      // " </TASK>" closing the stack dump, or an end-trace line
 };
 
+// A name from k_fault_kinds, checked when compiled: the scanner cannot report a kind that
+// expect.faults would refuse.
+struct ListedKind {
+  consteval ListedKind(const char* kind) : name(kind) {
+    if (!is_fault_kind(kind))
+      throw "a fault kind missing from k_fault_kinds";
+  }
+  const char* name;
+};
+
 struct Header {
   std::unique_ptr<RE2> pattern; // matched at the start of the message
-  const char* kind;
+  const char* kind;             // one of k_fault_kinds
   EndStyle end;
 };
 
@@ -30,8 +40,8 @@ struct Header {
 const std::vector<Header>& headers() {
   static const std::vector<Header> table = [] {
     std::vector<Header> t;
-    auto add = [&t](const char* pattern, const char* kind, EndStyle end) {
-      t.push_back({std::make_unique<RE2>(pattern), kind, end});
+    auto add = [&t](const char* pattern, ListedKind kind, EndStyle end) {
+      t.push_back({std::make_unique<RE2>(pattern), kind.name, end});
     };
     add(R"(BUG: KASAN: )", "kasan", EndStyle::rule);
     add(R"(BUG: KFENCE: )", "kfence", EndStyle::rule);
@@ -273,7 +283,7 @@ struct FaultScanner::State {
   // A "cut here" that no header followed: still a report, of unknown kind.
   void give_up_cut_here() {
     open.emplace();
-    open->fault.kind = "unknown";
+    open->fault.kind = ListedKind("unknown").name;
     open->fault.title = cut_here.front();
     for (const auto& line : cut_here)
       append(line);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -8,12 +10,23 @@
 
 namespace labctl {
 
+// Every kind the scanner reports (KernelFault::kind), and so the kinds a scenario may name
+// in expect.faults; docs/scenario.md lists them (a unit test compares the two). "unknown":
+// a "cut here" line without a header after it.
+inline constexpr auto k_fault_kinds = std::to_array<std::string_view>(
+    {"oops", "bug", "warning", "panic", "gpf", "invalid_opcode", "divide_error", "double_fault",
+     "stack_segment", "soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "kasan", "kfence",
+     "kcsan", "kmsan", "ubsan", "unknown"});
+
+// True when `kind` is one of k_fault_kinds.
+constexpr bool is_fault_kind(std::string_view kind) {
+  return std::find(k_fault_kinds.begin(), k_fault_kinds.end(), kind) != k_fault_kinds.end();
+}
+
 // One kernel problem report found in a kernel log.
 struct KernelFault {
-  // What the header says: oops (page fault, NULL dereference, "Oops:"), bug (BUG:, kernel
-  // BUG at), warning, panic, gpf, invalid_opcode, divide_error, double_fault, stack_segment,
-  // soft_lockup, hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, or
-  // unknown (a "cut here" line without a header after it).
+  // One of k_fault_kinds: oops (page fault, NULL dereference, "Oops:"), bug (BUG:, kernel
+  // BUG at), warning, panic, gpf, ..., or unknown.
   std::string kind;
   // The header line without its timestamp, e.g.
   // "BUG: kernel NULL pointer dereference, address: 0000000000000000".

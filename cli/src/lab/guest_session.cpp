@@ -70,7 +70,7 @@ void GuestSession::collect(FaultScanner& scanner, bool from_kmsg) {
     int seen = ++mine[fault.title];
     if (seen <= other[fault.title])
       continue;
-    spdlog::debug("kernel fault in {}: {}", m_phase, fault.title);
+    spdlog::debug("kernel fault in {} {}: {}", m_phase.name, m_phase.step, fault.title);
     m_faults.push_back({std::move(fault), m_phase});
   }
 }

@@ -12,10 +12,19 @@
 
 namespace labctl {
 
-// A kernel fault together with the phase of the run it happened in ("boot", "step 2").
+// Where a run was: "boot" (until the first step starts), "step" (step number `step`,
+// counted from 1 in the scenario's order) or "shutdown".
+struct RunPhase {
+  std::string name = "boot";
+  int step = 0; // for "step" only
+
+  bool operator==(const RunPhase&) const = default;
+};
+
+// A kernel fault together with the phase of the run it happened in.
 struct AttributedFault {
   KernelFault fault;
-  std::string phase;
+  RunPhase phase;
 };
 
 // Drives one booted guest over its control channel: waits for init to report the modules
@@ -67,7 +76,7 @@ public:
   ExitStatus shutdown();
 
   // The phase that new faults are attributed to.
-  void set_phase(std::string phase) { m_phase = std::move(phase); }
+  void set_phase(RunPhase phase) { m_phase = std::move(phase); }
   const std::vector<AttributedFault>& faults() const { return m_faults; }
   // The first k_max_faults faults are kept; later ones are only counted here.
   static constexpr size_t k_max_faults = 64;
@@ -100,7 +109,7 @@ private:
   size_t m_faults_dropped = 0;
   std::map<std::string, int> m_console_titles;
   std::map<std::string, int> m_kmsg_titles;
-  std::string m_phase = "boot";
+  RunPhase m_phase;
   std::string m_kernel_log;
   bool m_halted = false;
   Clock::time_point m_started;

@@ -1,5 +1,6 @@
 #include "lab/scenario.h"
 
+#include "guest/fault_scanner.h"
 #include "lab/guest_image.h"
 #include "lab/init_script.h"
 #include "lab/module_deps.h"
@@ -286,7 +287,7 @@ ExpectedDebugcon read_debugcon(JsonObjectReader& e, const Json& value, const Sce
 }
 
 void check_fault_kind(const JsonDocument& doc, const JsonPointer& at, const std::string& kind) {
-  if (std::find(k_fault_kinds.begin(), k_fault_kinds.end(), kind) != k_fault_kinds.end())
+  if (is_fault_kind(kind))
     return;
   std::string known;
   for (auto k : k_fault_kinds)

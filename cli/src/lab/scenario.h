@@ -3,7 +3,6 @@
 #include "lab/guest_image.h"
 #include "util/result.h"
 
-#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -76,8 +75,8 @@ struct Expect {
   std::optional<ExpectedDebugcon> debugcon;
   std::vector<std::string> kernel_log;        // RE2, each must match somewhere
   std::vector<std::string> kernel_log_absent; // RE2, none may match
-  // Fault kinds (k_fault_kinds) this scenario provokes on purpose: each must occur, and
-  // faults of these kinds do not fail the scenario.
+  // Fault kinds (k_fault_kinds, guest/fault_scanner.h) this scenario provokes on purpose:
+  // each must occur, and faults of these kinds do not fail the scenario.
   std::vector<std::string> faults;
   std::vector<TraceExpectation> trace; // needs Scenario::trace events
 };
@@ -99,11 +98,6 @@ struct Scenario {
   std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario
   std::vector<int> trace_lines;   // where each of them is in the file, for messages
 };
-
-// The kernel fault kinds a scenario may name in expect.faults; the fault scanner reports
-// faults with these names.
-inline constexpr std::array<std::string_view, 7> k_fault_kinds = {
-    "oops", "bug", "warning", "panic", "soft_lockup", "rcu_stall", "hung_task"};
 
 // Load and validate a scenario; bad input says "file:line: key 'x': problem".
 Result<Scenario> load_scenario(const std::filesystem::path& file);

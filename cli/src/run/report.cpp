@@ -264,6 +264,8 @@ Json to_json(const ScenarioReport& r) {
     faults.push_back({{"kind", f.kind},
                       {"title", json_text(f.title)},
                       {"report", json_text(f.report)},
+                      {"phase", f.phase},
+                      {"step_index", f.step_index > 0 ? Json(f.step_index) : Json(nullptr)},
                       {"step", json_text(f.step)}});
   // An array of [milestone, seconds] pairs keeps the milestones in the order they happened.
   Json timeline = Json::array();
@@ -278,6 +280,7 @@ Json to_json(const ScenarioReport& r) {
           {"exit_code", r.exit_code},
           {"seconds", r.seconds},
           {"kernel", json_text(r.kernel)},
+          {"kernel_image", json_text(r.kernel_image.string())},
           {"accel", r.accel},
           {"accel_reason", json_text(r.accel_reason)},
           {"artifacts", json_text(r.artifacts.string())},
@@ -326,6 +329,7 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
       r.exit_code = j.at("exit_code").get<int>();
       r.seconds = j.at("seconds").get<double>();
       r.kernel = j.at("kernel").get<std::string>();
+      r.kernel_image = j.at("kernel_image").get<std::string>();
       r.accel = j.at("accel").get<std::string>();
       r.accel_reason = j.at("accel_reason").get<std::string>();
       r.artifacts = j.at("artifacts").get<std::string>();
@@ -350,9 +354,15 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
         step.err = get_bytes(s, "stderr");
         r.steps.push_back(std::move(step));
       }
-      for (const auto& f : j.at("faults"))
-        r.faults.push_back({f.at("kind").get<std::string>(), f.at("title").get<std::string>(),
-                            f.at("report").get<std::string>(), f.at("step").get<std::string>()});
+      for (const auto& f : j.at("faults")) {
+        const Json& index = f.at("step_index");
+        r.faults.push_back({.kind = f.at("kind").get<std::string>(),
+                            .title = f.at("title").get<std::string>(),
+                            .report = f.at("report").get<std::string>(),
+                            .phase = f.at("phase").get<std::string>(),
+                            .step_index = index.is_null() ? 0 : index.get<int>(),
+                            .step = f.at("step").get<std::string>()});
+      }
       reports.push_back(std::move(r));
     }
   } catch (const Json::exception& e) {
@@ -394,10 +404,12 @@ std::string failure_explanation(const ScenarioReport& report) {
   for (const auto& f : report.failures)
     out += indent(printable_text(f), "  ");
   for (const auto& f : report.faults) {
-    out += fmt::format("  kernel {} {}: {}\n", f.kind,
-                       f.step.empty() ? std::string("outside the steps")
-                                      : "during `" + one_line(f.step) + "`",
-                       printable_text(f.title));
+    std::string where = "during " + f.phase;
+    if (f.step_index > 0 && static_cast<size_t>(f.step_index) <= report.steps.size())
+      where = fmt::format("during step {} (`{}`, {}:{})", f.step_index, one_line(f.step),
+                          report.file.string(),
+                          report.steps[static_cast<size_t>(f.step_index) - 1].line);
+    out += fmt::format("  kernel {} {}: {}\n", f.kind, where, printable_text(f.title));
     out += indent(printable_text(f.report), "    | ", k_explanation_max_fault_lines);
   }
   if (!report.debugcon_diff.empty()) {

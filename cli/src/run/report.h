@@ -29,7 +29,9 @@ struct FaultReport {
   std::string kind;   // one of k_fault_kinds
   std::string title;  // headline, e.g. "BUG: kernel NULL pointer dereference, address: 0"
   std::string report; // the whole report, call trace included
-  std::string step;   // the command that was running, or empty (boot, after the steps)
+  std::string phase;  // "boot" (before the first step), "step" or "shutdown"
+  int step_index = 0; // for phase "step": the step's number, from 1 (ScenarioReport::steps)
+  std::string step;   // for phase "step": that step's command; else empty
 
   bool operator==(const FaultReport&) const = default;
 };
@@ -48,7 +50,8 @@ struct ScenarioReport {
   std::filesystem::path artifacts;
   std::string accel;
   std::string accel_reason;
-  std::string kernel;
+  std::string kernel;                 // the release, e.g. "6.1.0-56-amd64"; empty if unknown
+  std::filesystem::path kernel_image; // the image labctl chose to boot (/boot/vmlinuz-V)
   // Seconds from QEMU's start to each milestone (qemu_started, first_console_line,
   // init_started, ready, steps_done, qemu_exited), in order; empty when nothing booted.
   std::vector<std::pair<std::string, double>> timeline;

@@ -63,7 +63,8 @@ public:
     m_report.artifacts = options.artifacts;
     m_report.accel = lab.accel.accel;
     m_report.accel_reason = lab.accel.reason;
-    m_report.kernel = lab.kernel.image.string();
+    m_report.kernel = lab.kernel.version;
+    m_report.kernel_image = lab.kernel.image;
     m_report.verdict.clear(); // decided at the end
   }
 
@@ -171,6 +172,9 @@ private:
       boot_failed(boot);
       return;
     }
+    // What the guest says it runs (uname -r) outranks the release read on the host.
+    if (!boot.kernel_release.empty())
+      m_report.kernel = boot.kernel_release;
     bool modules_ok = true;
     for (const auto& m : boot.modules) {
       if (m.ok)
@@ -193,7 +197,7 @@ private:
       run_steps();
     m_session->mark("steps_done");
     progress("shutting down");
-    m_session->set_phase("shutdown");
+    m_session->set_phase({.name = "shutdown"});
     // An unresponsive guest gets no further requests: teardown starts at once.
     if (!interrupted() && m_guest_responsive && m_session->vm().exit_status() == std::nullopt)
       m_session->finish(std::min(m_deadline + std::chrono::seconds(30),
@@ -256,7 +260,7 @@ private:
       std::string label = fmt::format("step {} ({}:{})", index, m_scenario.file.filename().string(),
                                       step.line);
       progress(fmt::format("step {}/{}: {}", index, m_scenario.steps.size(), first_line(step.run)));
-      m_session->set_phase(label);
+      m_session->set_phase({.name = "step", .step = static_cast<int>(index)});
       size_t faults_before = m_session->faults().size();
       auto deadline = m_options.gdb ? m_deadline
                                      : std::min(m_deadline, Clock::now() + k_step_grace +
@@ -323,8 +327,12 @@ private:
     std::string fault_text;
     for (const auto& f : m_session->faults()) {
       observed.push_back({f.fault.kind, f.fault.title});
-      m_report.faults.push_back({f.fault.kind, f.fault.title, f.fault.report, f.phase});
-      fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase, f.fault.report);
+      m_report.faults.push_back(fault_report(f, m_scenario));
+      std::string where = f.phase.name;
+      if (const FaultReport& r = m_report.faults.back(); r.step_index > 0)
+        where = fmt::format("step {} ({}:{})", r.step_index, m_scenario.file.filename().string(),
+                            m_scenario.steps[static_cast<size_t>(r.step_index) - 1].line);
+      fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, where, f.fault.report);
     }
     if (!fault_text.empty())
       keep("faults.txt", fault_text);
@@ -415,6 +423,19 @@ private:
 };
 
 } // namespace
+
+FaultReport fault_report(const AttributedFault& fault, const Scenario& scenario) {
+  FaultReport r{.kind = fault.fault.kind,
+                .title = fault.fault.title,
+                .report = fault.fault.report,
+                .phase = fault.phase.name};
+  if (fault.phase.name == "step" && fault.phase.step >= 1 &&
+      static_cast<size_t>(fault.phase.step) <= scenario.steps.size()) {
+    r.step_index = fault.phase.step;
+    r.step = scenario.steps[static_cast<size_t>(fault.phase.step) - 1].run;
+  }
+  return r;
+}
 
 ScenarioReport run_scenario(const Scenario& scenario, const LabSetup& lab,
                             const ScenarioRunOptions& options) {

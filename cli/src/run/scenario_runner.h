@@ -1,5 +1,6 @@
 #pragma once
 
+#include "lab/guest_session.h"
 #include "lab/scenario.h"
 #include "run/lab_setup.h"
 #include "run/report.h"
@@ -22,5 +23,8 @@ struct ScenarioRunOptions {
 // problems: they become the report's verdict ("failed", or "error" with exit code 3/130).
 ScenarioReport run_scenario(const Scenario& scenario, const LabSetup& lab,
                             const ScenarioRunOptions& options);
+
+// A fault as the reports show it: its phase, and for a step that step's number and command.
+FaultReport fault_report(const AttributedFault& fault, const Scenario& scenario);
 
 } // namespace labctl

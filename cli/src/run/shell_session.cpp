@@ -303,7 +303,7 @@ private:
   void report_faults() {
     std::string text;
     for (const auto& f : m_session->faults())
-      text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase, f.fault.report);
+      text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase.name, f.fault.report);
     if (text.empty())
       return;
     (void)write_file_atomic(m_artifacts / "faults.txt", text);

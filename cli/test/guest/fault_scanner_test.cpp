@@ -439,6 +439,60 @@ TEST(FaultScannerFormats, CutHereWithoutHeaderIsStillReported) {
   EXPECT_EQ(faults[0].kind, "unknown");
 }
 
+// One short report per kind, in the order of k_fault_kinds.
+const std::vector<std::pair<std::string, std::string>>& report_per_kind() {
+  static const std::vector<std::pair<std::string, std::string>> reports = {
+      {"oops", "BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
+               "Oops: 0002 [#1] PREEMPT SMP NOPTI\n---[ end trace 0000000000000000 ]---\n"},
+      {"bug", "kernel BUG at drivers/misc/x.c:12!\n---[ end trace 0000000000000000 ]---\n"},
+      {"warning", "WARNING: CPU: 0 PID: 84 at drivers/misc/x.c:9 f+0x1/0x2 [x]\n"
+                  "---[ end trace 0000000000000000 ]---\n"},
+      {"panic", "Kernel panic - not syncing: Fatal exception\n"
+                "---[ end Kernel panic - not syncing: Fatal exception ]---\n"},
+      {"gpf", "general protection fault, probably for non-canonical address 0xdead: 0000 [#1]\n"
+              "---[ end trace 0000000000000000 ]---\n"},
+      {"invalid_opcode", "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
+                         "---[ end trace 0000000000000000 ]---\n"},
+      {"divide_error", "divide error: 0000 [#1] PREEMPT SMP NOPTI\n"
+                       "---[ end trace 0000000000000000 ]---\n"},
+      {"double_fault", "PANIC: double fault, error_code: 0x0\n"
+                       "---[ end trace 0000000000000000 ]---\n"},
+      {"stack_segment", "stack segment: 0000 [#1] PREEMPT SMP NOPTI\n"
+                        "---[ end trace 0000000000000000 ]---\n"},
+      {"soft_lockup", "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:84]\n"
+                      " <TASK>\n f+0x1/0x2\n </TASK>\n"},
+      {"hard_lockup", "NMI watchdog: Watchdog detected hard LOCKUP on cpu 0\n"
+                      " <TASK>\n f+0x1/0x2\n </TASK>\n"},
+      {"rcu_stall", "rcu: INFO: rcu_preempt self-detected stall on CPU\n"
+                    " <TASK>\n f+0x1/0x2\n </TASK>\n"},
+      {"hung_task", "INFO: task cat:95 blocked for more than 120 seconds.\n"
+                    " <TASK>\n f+0x1/0x2\n </TASK>\n"},
+      {"kasan", "=====\nBUG: KASAN: slab-out-of-bounds in f+0x1/0x2\n=====\n"},
+      {"kfence", "=====\nBUG: KFENCE: use-after-free read in f+0x1/0x2\n=====\n"},
+      {"kcsan", "=====\nBUG: KCSAN: data-race in f / g\n=====\n"},
+      {"kmsan", "=====\nBUG: KMSAN: uninit-value in f+0x1/0x2\n=====\n"},
+      {"ubsan", "=====\nUBSAN: shift-out-of-bounds in x.c:1:2\n=====\n"},
+      {"unknown", "------------[ cut here ]------------\nsomething odd\n"},
+  };
+  return reports;
+}
+
+// k_fault_kinds is what expect.faults accepts: it must hold every kind the scanner gives,
+// and nothing it never gives.
+TEST(FaultScannerKinds, EachListedKindIsReportedAndNoOther) {
+  std::vector<std::string> reported;
+  for (const auto& [kind, text] : report_per_kind()) {
+    auto faults = scan_text(text);
+    ASSERT_EQ(faults.size(), 1u) << kind;
+    EXPECT_EQ(faults[0].kind, kind) << text;
+    EXPECT_TRUE(is_fault_kind(faults[0].kind)) << faults[0].kind;
+    reported.push_back(faults[0].kind);
+  }
+  EXPECT_EQ(reported, std::vector<std::string>(k_fault_kinds.begin(), k_fault_kinds.end()));
+  EXPECT_FALSE(is_fault_kind("opps"));
+  EXPECT_FALSE(is_fault_kind(""));
+}
+
 TEST(FaultScannerFormats, NotFaults) {
   auto faults = scan_text(R"([    2.4] debugcon: loading out-of-tree module taints kernel.
 [    2.4] debugcon: module verification failed: signature and/or required key missing - tainting kernel

@@ -1,11 +1,14 @@
 #include "lab/scenario.h"
 
+#include "guest/fault_scanner.h"
 #include "lab/data_dir.h"
 #include "lab/guest_image.h"
 #include "test_support.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace labctl {
 namespace {
@@ -493,7 +496,38 @@ TEST_F(ScenarioLoad, BadRegexes) {
 TEST_F(ScenarioLoad, UnknownFaultKind) {
   expect_error("{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
                "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
-               "soft_lockup, rcu_stall, hung_task)");
+               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+  // A kind spelt as the kernel prints it is not the scanner's name for it.
+  expect_error("{\"expect\": {\n  \"faults\": [\"KASAN\"]}}", 2,
+               "key 'faults': 'KASAN' is not a fault kind (known kinds: oops, bug, warning, panic, "
+               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+}
+
+// Whatever the fault scanner can report, a scenario can expect.
+TEST_F(ScenarioLoad, EveryKindTheScannerReportsCanBeExpected) {
+  ASSERT_GT(k_fault_kinds.size(), 7u);
+  for (auto kind : k_fault_kinds) {
+    auto s = load(fmt::format(R"({{"expect": {{"faults": ["{}"]}}}})", kind));
+    ASSERT_TRUE(s.ok()) << kind << ": " << s.error().message;
+    EXPECT_EQ(s->expect.faults, std::vector<std::string>{std::string(kind)});
+  }
+}
+
+// docs/scenario.md's table of fault kinds is the scanner's list, in its order.
+TEST(ScenarioDocs, FaultKindTableIsTheScannersList) {
+  auto doc = read_file(test::test_data("../../docs/scenario.md"));
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  size_t section = doc->find("#### `expect.faults`");
+  ASSERT_NE(section, std::string::npos);
+  size_t end = doc->find("\n#### ", section + 1);
+  std::vector<std::string> documented;
+  std::istringstream lines(doc->substr(section, end - section));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("| `", 0) == 0)
+      documented.push_back(line.substr(3, line.find('`', 3) - 3));
+  EXPECT_EQ(documented, std::vector<std::string>(k_fault_kinds.begin(), k_fault_kinds.end()));
 }
 
 TEST_F(ScenarioLoad, MalformedJsonGivesLineAndColumn) {

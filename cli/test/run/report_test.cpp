@@ -1,66 +1,126 @@
 #include "run/report.h"
 
+#include "guest/fault_scanner.h"
+#include "lab/debugcon_diff.h"
+#include "lab/judge.h"
+#include "run/scenario_runner.h"
 #include "test_support.h"
 #include "util/process.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace labctl {
 namespace {
 
-ScenarioReport passed_report() {
+// The reports below are built the way the scenario runner builds them: steps judged by
+// judge_step, faults converted by fault_report, failures from the judges. A scenario stops
+// at its first failing step, and whole-run expectations (kernel log, debugcon) are only
+// judged when every step passed.
+
+Step step(std::string run, int line, int exit_code = 0) {
+  Step s;
+  s.run = std::move(run);
+  s.line = line;
+  s.exit_code = exit_code;
+  return s;
+}
+
+StepReport step_report(const Step& step, const StepRun& run) {
+  return {.command = step.run,
+          .line = step.line,
+          .exit_code = run.exit_code,
+          .out = run.out,
+          .err = run.err,
+          .seconds = run.seconds,
+          .timed_out = run.timed_out,
+          .failures = judge_step(step, run)};
+}
+
+// What the runner fills in before anything runs.
+ScenarioReport started_report(const Scenario& scenario) {
   ScenarioReport r;
-  r.name = "debugcon";
-  r.file = "scenarios/debugcon.json";
-  r.seconds = 4.21;
-  r.steps.push_back({.command = "echo \"hello from Linux\" > /dev/debugcon",
-                     .line = 6,
-                     .exit_code = 0,
-                     .seconds = 0.05});
-  r.artifacts = "/tmp/art/debugcon";
+  r.name = scenario.name;
+  r.file = scenario.file;
+  r.artifacts = "/tmp/art/" + scenario.name;
   r.accel = "tcg";
   r.accel_reason = "/dev/kvm is missing";
   r.kernel = "6.1.0-56-amd64";
+  r.kernel_image = "/boot/vmlinuz-6.1.0-56-amd64";
+  r.timeline = {{"qemu_started", 0.0}, {"first_console_line", 1.9}, {"init_started", 3.1},
+                {"ready", 3.4},        {"steps_done", 3.6},         {"qemu_exited", 4.0}};
   return r;
 }
 
+Scenario debugcon_scenario() {
+  Scenario s;
+  s.file = "scenarios/debugcon.json";
+  s.name = "debugcon";
+  s.steps = {step("echo \"hello from Linux\" > /dev/debugcon", 6)};
+  return s;
+}
+
+ScenarioReport passed_report() {
+  Scenario s = debugcon_scenario();
+  ScenarioReport r = started_report(s);
+  r.seconds = 4.21;
+  r.steps.push_back(step_report(s.steps[0], {.exit_code = 0, .seconds = 0.05}));
+  return r;
+}
+
+KernelFault null_dereference() {
+  return {.kind = "oops",
+          .title = "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+          .report = "BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
+                    "Oops: 0002 [#1] PREEMPT SMP NOPTI\n"
+                    "RIP: 0010:labctl_fault_write.cold+0x40/0x14a [labctl_fault]\n"
+                    "---[ end trace 0000000000000000 ]---\n"};
+}
+
+Scenario oops_scenario() {
+  Scenario s;
+  s.file = "tests/scenarios/oops-in-step.json";
+  s.name = "oops-in-step";
+  s.steps = {step("echo fine", 5), step("echo oops > /dev/labctl_fault", 6)};
+  return s;
+}
+
+// tests/scenarios/oops-in-step.json: step 2 Oopses, the shell reports 137, the run stops.
 ScenarioReport failed_report() {
-  ScenarioReport r;
-  r.name = "qemu_exercise";
-  r.file = "scenarios/qemu_exercise.json";
+  Scenario s = oops_scenario();
+  ScenarioReport r = started_report(s);
   r.verdict = "failed";
   r.exit_code = 1;
   r.seconds = 12.04;
-  r.steps.push_back({.command = "cat /dev/qemu_exercise",
-                     .line = 6,
-                     .exit_code = 0,
-                     .out = "",
-                     .seconds = 0.1,
-                     .failures = {"stdout: expected \"Hello from QEMU!\", got \"\""}});
-  r.steps.push_back({.command = "echo oops > /dev/labctl_fault",
-                     .line = 7,
-                     .exit_code = 137,
-                     .err = "Killed\n",
-                     .seconds = 0.3,
-                     .failures = {"exit code: expected 0, got 137 (killed by SIGKILL)"}});
-  r.failures = {"kernel_log /Received 12 characters/ did not match anywhere in the kernel log "
-                "(300 lines)",
-                "kernel fault (oops): BUG: kernel NULL pointer dereference, address: 0"};
-  r.faults.push_back({.kind = "oops",
-                      .title = "BUG: kernel NULL pointer dereference, address: 0",
-                      .report = "BUG: kernel NULL pointer dereference, address: 0\r\n"
-                                "Oops: 0002 [#1] PREEMPT SMP NOPTI\r\n"
-                                "RIP: 0010:labctl_fault_write.cold+0x40/0x14a [labctl_fault]\r\n",
-                      .step = "echo oops > /dev/labctl_fault"});
-  r.debugcon_diff = "--- scenarios/debugcon.expected\n+++ /tmp/art/debugcon.txt\n@@ -1 +1 @@\n"
-                    "-hello\n+HELLO\n";
-  r.artifacts = "/tmp/art/qemu_exercise";
-  r.accel = "tcg";
-  r.accel_reason = "/dev/kvm is missing";
-  r.kernel = "6.1.0-56-amd64";
+  r.steps.push_back(step_report(s.steps[0], {.exit_code = 0, .out = "fine\n", .seconds = 0.1}));
+  r.steps.push_back(step_report(s.steps[1], {.exit_code = 137, .err = "Killed\n", .seconds = 0.3}));
+  AttributedFault fault{null_dereference(), {.name = "step", .step = 2}};
+  r.faults.push_back(fault_report(fault, s));
+  r.failures = judge_faults(s.expect, {{fault.fault.kind, fault.fault.title}});
   return r;
 }
 
+// Every step passed; the kernel log and debugcon expectations did not.
+ScenarioReport expectations_failed_report() {
+  Scenario s = debugcon_scenario();
+  s.expect.kernel_log = {"Received 12 characters"};
+  ScenarioReport r = started_report(s);
+  r.verdict = "failed";
+  r.exit_code = 1;
+  r.seconds = 5.5;
+  r.steps.push_back(step_report(s.steps[0], {.exit_code = 0, .seconds = 0.05}));
+  r.failures = judge_kernel_log(s.expect, "debugcon: loaded\nfoo\n");
+  auto cmp = compare_debugcon("hello\n", "HELLO\n", "scenarios/debugcon.expected",
+                              "/tmp/art/debugcon/debugcon.txt");
+  r.debugcon_diff = cmp.diff;
+  r.failures.push_back(
+      fmt::format("debugcon output differs from scenarios/debugcon.expected (first difference "
+                  "at byte {})",
+                  cmp.first_difference));
+  return r;
+}
+
+// A scenario that could not run (scenario_pool.cpp's error_report).
 ScenarioReport error_report() {
   ScenarioReport r;
   r.name = "smoke";
@@ -73,11 +133,11 @@ ScenarioReport error_report() {
 
 TEST(ReportTerminal, SummaryLines) {
   EXPECT_EQ(terminal_summary_line(passed_report(), false), "PASS  debugcon  (4.2 s)");
-  EXPECT_EQ(terminal_summary_line(failed_report(), false), "FAIL  qemu_exercise  (12.0 s)");
+  EXPECT_EQ(terminal_summary_line(failed_report(), false), "FAIL  oops-in-step  (12.0 s)");
   EXPECT_EQ(terminal_summary_line(error_report(), false), "ERROR smoke  (0.0 s)");
   EXPECT_EQ(terminal_summary_line(passed_report(), true), "\x1b[32mPASS\x1b[0m  debugcon  (4.2 s)");
   EXPECT_EQ(terminal_summary_line(failed_report(), true),
-            "\x1b[31mFAIL\x1b[0m  qemu_exercise  (12.0 s)");
+            "\x1b[31mFAIL\x1b[0m  oops-in-step  (12.0 s)");
 }
 
 TEST(ReportTerminal, PassedScenarioNeedsNoExplanation) {
@@ -85,28 +145,45 @@ TEST(ReportTerminal, PassedScenarioNeedsNoExplanation) {
 }
 
 TEST(ReportTerminal, FailureExplanation) {
-  EXPECT_EQ(failure_explanation(failed_report()),
-            "qemu_exercise (scenarios/qemu_exercise.json) failed:\n"
-            "  step 1 at scenarios/qemu_exercise.json:6: cat /dev/qemu_exercise\n"
-            "    stdout: expected \"Hello from QEMU!\", got \"\"\n"
-            "  step 2 at scenarios/qemu_exercise.json:7: echo oops > /dev/labctl_fault\n"
-            "    exit code: expected 0, got 137 (killed by SIGKILL)\n"
-            "  kernel_log /Received 12 characters/ did not match anywhere in the kernel log "
-            "(300 lines)\n"
-            "  kernel fault (oops): BUG: kernel NULL pointer dereference, address: 0\n"
-            "  kernel oops during `echo oops > /dev/labctl_fault`: BUG: kernel NULL pointer "
-            "dereference, address: 0\n"
-            "    | BUG: kernel NULL pointer dereference, address: 0\n"
-            "    | Oops: 0002 [#1] PREEMPT SMP NOPTI\n"
-            "    | RIP: 0010:labctl_fault_write.cold+0x40/0x14a [labctl_fault]\n"
-            "  debugcon output differs from the expected bytes:\n"
-            "    --- scenarios/debugcon.expected\n"
-            "    +++ /tmp/art/debugcon.txt\n"
-            "    @@ -1 +1 @@\n"
-            "    -hello\n"
-            "    +HELLO\n"
-            "  kernel 6.1.0-56-amd64, accel tcg (/dev/kvm is missing)\n"
-            "  artifacts: /tmp/art/qemu_exercise\n");
+  ScenarioReport r = failed_report();
+  ASSERT_EQ(r.steps[1].failures.size(), 1u);
+  EXPECT_EQ(
+      failure_explanation(r),
+      fmt::format("oops-in-step (tests/scenarios/oops-in-step.json) failed:\n"
+                  "  step 2 at tests/scenarios/oops-in-step.json:6: echo oops > /dev/labctl_fault\n"
+                  "    {}\n"
+                  "  kernel fault (oops): BUG: kernel NULL pointer dereference, address: "
+                  "0000000000000000\n"
+                  "  kernel oops during step 2 (`echo oops > /dev/labctl_fault`, "
+                  "tests/scenarios/oops-in-step.json:6): BUG: kernel NULL pointer dereference, "
+                  "address: 0000000000000000\n"
+                  "    | BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
+                  "    | Oops: 0002 [#1] PREEMPT SMP NOPTI\n"
+                  "    | RIP: 0010:labctl_fault_write.cold+0x40/0x14a [labctl_fault]\n"
+                  "    | ---[ end trace 0000000000000000 ]---\n"
+                  "  kernel 6.1.0-56-amd64, accel tcg (/dev/kvm is missing)\n"
+                  "  artifacts: /tmp/art/oops-in-step\n",
+                  r.steps[1].failures[0]));
+}
+
+TEST(ReportTerminal, ExpectationFailureExplanation) {
+  ScenarioReport r = expectations_failed_report();
+  ASSERT_EQ(r.failures.size(), 2u);
+  EXPECT_EQ(
+      failure_explanation(r),
+      fmt::format("debugcon (scenarios/debugcon.json) failed:\n"
+                  "  {}\n"
+                  "  debugcon output differs from scenarios/debugcon.expected (first difference at "
+                  "byte 0)\n"
+                  "  debugcon output differs from the expected bytes:\n"
+                  "    --- scenarios/debugcon.expected\n"
+                  "    +++ /tmp/art/debugcon/debugcon.txt\n"
+                  "    @@ -1 +1 @@\n"
+                  "    -hello\n"
+                  "    +HELLO\n"
+                  "  kernel 6.1.0-56-amd64, accel tcg (/dev/kvm is missing)\n"
+                  "  artifacts: /tmp/art/debugcon\n",
+                  r.failures[0]));
 }
 
 TEST(ReportTerminal, ErrorExplanation) {
@@ -116,14 +193,17 @@ TEST(ReportTerminal, ErrorExplanation) {
 }
 
 TEST(ReportTerminal, LongFaultReportsAreCut) {
-  ScenarioReport r = error_report();
+  Scenario scenario = debugcon_scenario();
+  ScenarioReport r = passed_report();
   r.verdict = "failed";
+  r.exit_code = 1;
   std::string trace;
   for (int i = 0; i < 100; ++i)
     trace += "frame " + std::to_string(i) + "\n";
-  r.faults.push_back({.kind = "panic", .title = "Kernel panic", .report = trace});
+  r.faults.push_back(fault_report(
+      {{.kind = "panic", .title = "Kernel panic", .report = trace}, {.name = "boot"}}, scenario));
   std::string text = failure_explanation(r);
-  EXPECT_NE(text.find("  kernel panic outside the steps: Kernel panic\n    | frame 0\n"),
+  EXPECT_NE(text.find("  kernel panic during boot: Kernel panic\n    | frame 0\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("    | frame 59\n    | [... 40 more lines]\n"), std::string::npos) << text;
@@ -131,12 +211,14 @@ TEST(ReportTerminal, LongFaultReportsAreCut) {
 
 TEST(ReportTerminal, UnprintableBytesDoNotReachTheTerminal) {
   ScenarioReport r = failed_report();
-  r.steps[0].command = "printf '\\033[2J'\x1b[2J";
+  r.steps[1].command = "printf '\\033[2J'\x1b[2J";
+  r.faults[0].step = r.steps[1].command;
   r.faults[0].report = "bad\x1b]0;title\x07 bytes\xff\n";
   std::string text = failure_explanation(r);
   EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
   EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
   EXPECT_NE(text.find("bad\\x1b]0;title\\x07 bytes\\xff"), std::string::npos) << text;
+  EXPECT_NE(text.find("(`printf '\\\\033[2J'\\x1b[2J`, "), std::string::npos) << text;
 }
 
 TEST(ReportExitCode, HighestWins) {
@@ -187,8 +269,11 @@ TEST(ReportXml, JunitDocument) {
 TEST(ReportXml, FailureCarriesTheFirstFailureAndTheExplanation) {
   std::string xml = junit_xml({failed_report()});
   EXPECT_NE(xml.find("failures=\"1\" errors=\"0\""), std::string::npos);
-  EXPECT_NE(xml.find("<failure message=\"step 1: stdout: expected &quot;Hello from QEMU!&quot;, "
-                     "got &quot;&quot;\" type=\"failed\">qemu_exercise "),
+  EXPECT_NE(xml.find("<failure message=\"step 2: exit code: expected 0, got 137 (killed by "
+                     "SIGKILL)"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("type=\"failed\">oops-in-step (tests/scenarios/oops-in-step.json) failed:"),
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("    | Oops: 0002 [#1] PREEMPT SMP NOPTI\n"), std::string::npos);
@@ -227,35 +312,87 @@ TEST(ReportXml, WellFormedEvenWithHostileContent) {
   EXPECT_TRUE(run->status.success()) << run->err;
 }
 
-TEST(ReportJson, Schema) {
-  Json j = to_json(std::vector<ScenarioReport>{passed_report(), failed_report(), error_report()});
+// A fault is attributed to the phase it happened in; in a step, to that step's number and
+// command (not a label such as "step 2 (x.json:6)").
+TEST(ReportFault, StepFaultNamesTheStepsNumberAndCommand) {
+  Scenario s = oops_scenario();
+  FaultReport in_step = fault_report({null_dereference(), {.name = "step", .step = 2}}, s);
+  EXPECT_EQ(in_step.phase, "step");
+  EXPECT_EQ(in_step.step_index, 2);
+  EXPECT_EQ(in_step.step, "echo oops > /dev/labctl_fault");
+  EXPECT_EQ(in_step.kind, "oops");
+  EXPECT_EQ(in_step.title, null_dereference().title);
+  EXPECT_EQ(in_step.report, null_dereference().report);
+  for (const char* phase : {"boot", "shutdown"}) {
+    FaultReport outside = fault_report({null_dereference(), {.name = phase}}, s);
+    EXPECT_EQ(outside.phase, phase);
+    EXPECT_EQ(outside.step_index, 0) << phase;
+    EXPECT_EQ(outside.step, "") << phase;
+  }
+}
+
+TEST(ReportJson, Keys) {
+  Json j = to_json(std::vector<ScenarioReport>{passed_report(), failed_report(), error_report(),
+                                               expectations_failed_report()});
   EXPECT_EQ(j["version"], 1);
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_EQ(j["summary"],
-            Json({{"total", 3}, {"passed", 1}, {"failed", 1}, {"errors", 1}, {"seconds", 16.25}}));
-  ASSERT_EQ(j["scenarios"].size(), 3u);
+            Json({{"total", 4}, {"passed", 1}, {"failed", 2}, {"errors", 1}, {"seconds", 21.75}}));
+  ASSERT_EQ(j["scenarios"].size(), 4u);
   const Json& failed = j["scenarios"][1];
-  EXPECT_EQ(failed["name"], "qemu_exercise");
-  EXPECT_EQ(failed["file"], "scenarios/qemu_exercise.json");
+  EXPECT_EQ(failed["name"], "oops-in-step");
+  EXPECT_EQ(failed["file"], "tests/scenarios/oops-in-step.json");
   EXPECT_EQ(failed["verdict"], "failed");
   EXPECT_EQ(failed["exit_code"], 1);
   EXPECT_EQ(failed["kernel"], "6.1.0-56-amd64");
+  EXPECT_EQ(failed["kernel_image"], "/boot/vmlinuz-6.1.0-56-amd64");
   EXPECT_EQ(failed["accel"], "tcg");
   EXPECT_EQ(failed["accel_reason"], "/dev/kvm is missing");
-  EXPECT_EQ(failed["artifacts"], "/tmp/art/qemu_exercise");
-  EXPECT_EQ(failed["failures"].size(), 2u);
-  EXPECT_EQ(failed["faults"][0]["kind"], "oops");
-  EXPECT_EQ(failed["faults"][0]["step"], "echo oops > /dev/labctl_fault");
-  EXPECT_EQ(failed["steps"][1],
-            Json({{"command", "echo oops > /dev/labctl_fault"},
-                  {"line", 7},
-                  {"exit_code", 137},
-                  {"stdout", ""},
-                  {"stderr", "Killed\n"},
-                  {"seconds", 0.3},
-                  {"timed_out", false},
-                  {"failures", {"exit code: expected 0, got 137 (killed by SIGKILL)"}}}));
-  EXPECT_EQ(failed["debugcon_diff"], failed_report().debugcon_diff);
+  EXPECT_EQ(failed["artifacts"], "/tmp/art/oops-in-step");
+  EXPECT_EQ(failed["failures"],
+            Json({"kernel fault (oops): BUG: kernel NULL pointer dereference, address: "
+                  "0000000000000000"}));
+  EXPECT_EQ(failed["faults"], Json::array({{{"kind", "oops"},
+                                            {"title", null_dereference().title},
+                                            {"report", null_dereference().report},
+                                            {"phase", "step"},
+                                            {"step_index", 2},
+                                            {"step", "echo oops > /dev/labctl_fault"}}}));
+  ASSERT_EQ(failed["steps"].size(), 2u);
+  EXPECT_EQ(failed["steps"][1], Json({{"command", "echo oops > /dev/labctl_fault"},
+                                      {"line", 6},
+                                      {"exit_code", 137},
+                                      {"stdout", ""},
+                                      {"stderr", "Killed\n"},
+                                      {"seconds", 0.3},
+                                      {"timed_out", false},
+                                      {"failures", failed_report().steps[1].failures}}));
+  EXPECT_EQ(failed["debugcon_diff"], "");
+  EXPECT_EQ(failed["timeline"][3], Json::array({"ready", 3.4}));
+  const Json& error = j["scenarios"][2];
+  EXPECT_EQ(error["kernel"], "");
+  EXPECT_EQ(error["kernel_image"], "");
+  EXPECT_EQ(error["steps"], Json::array());
+  EXPECT_EQ(error["timeline"], Json::array());
+  EXPECT_EQ(j["scenarios"][3]["debugcon_diff"], expectations_failed_report().debugcon_diff);
+}
+
+// The schema's fault kinds are the scanner's list, not a copy that can drift.
+TEST(ReportJson, SchemaFaultKindsAreTheScannersKinds) {
+  auto text = read_file(test::test_data("../../docs/report-json.schema.json"));
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  Json schema = Json::parse(*text);
+  EXPECT_EQ(schema["$defs"]["fault"]["properties"]["kind"]["enum"].get<std::vector<std::string>>(),
+            std::vector<std::string>(k_fault_kinds.begin(), k_fault_kinds.end()));
+}
+
+TEST(ReportJson, FaultOutsideTheStepsHasNoStep) {
+  ScenarioReport r = passed_report();
+  r.faults.push_back(fault_report({null_dereference(), {.name = "boot"}}, debugcon_scenario()));
+  Json fault = to_json(r)["faults"][0];
+  EXPECT_EQ(fault["phase"], "boot");
+  EXPECT_TRUE(fault["step_index"].is_null()) << fault.dump();
+  EXPECT_EQ(fault["step"], "");
 }
 
 TEST(ReportJson, BinaryOutputKeepsItsExactBytes) {
@@ -278,7 +415,10 @@ TEST(ReportJson, BuildWarningsArePerModuleFolder) {
 }
 
 TEST(ReportJson, RoundTrip) {
-  std::vector<ScenarioReport> reports = {passed_report(), failed_report(), error_report()};
+  std::vector<ScenarioReport> reports = {passed_report(), failed_report(), error_report(),
+                                         expectations_failed_report()};
+  reports[0].faults.push_back(
+      fault_report({null_dereference(), {.name = "shutdown"}}, debugcon_scenario()));
   reports[0].steps[0].out = std::string("bin\0\xff\xfe\n", 7);
   reports[0].steps[0].err = "x";
   reports[1].steps[0].out = "ab";

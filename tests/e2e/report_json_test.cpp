@@ -1,0 +1,223 @@
+// The --json report and result.json as labctl really writes them, checked against
+// docs/report-json.schema.json (tests/check_report_json.py): ReportSchema uses a fake QEMU
+// (e2e-novm), ReportSchemaVm boots the real kernel.
+#include "e2e_support.h"
+#include "util/json_document.h"
+
+#include <gtest/gtest.h>
+
+namespace labctl::e2e {
+namespace {
+
+class ReportSchema : public ::testing::Test {
+protected:
+  TempDir dir{"labctl-e2e-report"};
+  fs::path artifacts = dir.path() / "artifacts";
+  fs::path json = dir.path() / "report.json";
+
+  fs::path profile() {
+    fs::create_directories(dir.path() / "kbuild");
+    EXPECT_TRUE(write_file_atomic(dir.path() / "bzImage", "not a kernel").ok());
+    auto p = dir.path() / "fake.json";
+    EXPECT_TRUE(
+        write_file_atomic(
+            p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
+                                       "boot": "bzimage", "accel": "tcg", "boot_timeout": 20}})",
+                           (tests_dir() / "fake_qemu/fake-qemu").string()))
+            .ok());
+    return p;
+  }
+  fs::path scenario(const std::string& name, const std::string& text) {
+    auto p = dir.path() / (name + ".json");
+    EXPECT_TRUE(write_file_atomic(p, text).ok());
+    return p;
+  }
+  // labctl run --json with the fake QEMU in `mode`; the report, parsed.
+  Json run(const std::string& mode, const std::vector<fs::path>& scenarios, int expected_exit) {
+    std::vector<std::string> args = {"--profile",   profile().string(), "run",    "--keep-going",
+                                     "--artifacts", artifacts.string(), "--json", json.string()};
+    for (const auto& s : scenarios)
+      args.push_back(s.string());
+    auto r = labctl(args, {{"FAKE_QEMU_MODE", mode}}, std::chrono::seconds(120));
+    EXPECT_EQ(r.exit_code, expected_exit) << r.out << r.err;
+    EXPECT_EQ(report_schema_problems(json), "");
+    for (const auto& s : scenarios)
+      EXPECT_EQ(report_schema_problems(artifacts / s.stem() / "result.json"), "") << s;
+    auto text = read_file(json);
+    EXPECT_TRUE(text.ok());
+    return text.ok() ? Json::parse(*text) : Json();
+  }
+  void TearDown() override {
+    EXPECT_EQ(processes_using(dir.path().string()), 0) << "a process outlived the run";
+  }
+};
+
+// The checker is a real judge: it refuses the shapes labctl used to write by mistake.
+TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
+  Json report = {
+      {"version", 1},
+      {"exit_code", 1},
+      {"summary", {{"total", 1}, {"passed", 0}, {"failed", 1}, {"errors", 0}, {"seconds", 1.5}}},
+      {"scenarios",
+       {{{"name", "s"},
+         {"file", "s.json"},
+         {"verdict", "failed"},
+         {"exit_code", 1},
+         {"seconds", 1.5},
+         {"kernel", "6.1.0-56-amd64"},
+         {"kernel_image", "/boot/vmlinuz-6.1.0-56-amd64"},
+         {"accel", "tcg"},
+         {"accel_reason", ""},
+         {"artifacts", "a/s"},
+         {"failures", {"kernel fault (oops): Oops"}},
+         {"steps",
+          {{{"command", "echo oops > /dev/labctl_fault"},
+            {"line", 6},
+            {"exit_code", 137},
+            {"stdout", ""},
+            {"stderr", ""},
+            {"seconds", 0.2},
+            {"timed_out", false},
+            {"failures", Json::array()}}}},
+         {"faults",
+          {{{"kind", "oops"},
+            {"title", "Oops"},
+            {"report", "Oops\n"},
+            {"phase", "step"},
+            {"step_index", 1},
+            {"step", "echo oops > /dev/labctl_fault"}}}},
+         {"debugcon_diff", ""},
+         {"timeline",
+          Json::array({Json::array({"qemu_started", 0.0}), Json::array({"qemu_exited", 1.4})})}}}}};
+  auto check = [&](const Json& j) {
+    auto file = dir.path() / "r.json";
+    EXPECT_TRUE(write_file_atomic(file, j.dump()).ok());
+    return report_schema_problems(file);
+  };
+  ASSERT_EQ(check(report), "") << "the well-formed report must pass";
+
+  Json image_as_kernel = report;
+  image_as_kernel["scenarios"][0]["kernel"] = "/boot/vmlinuz-6.1.0-56-amd64";
+  EXPECT_NE(check(image_as_kernel).find(".scenarios[0].kernel: "), std::string::npos)
+      << check(image_as_kernel);
+
+  Json label_as_step = report;
+  label_as_step["scenarios"][0]["faults"][0]["step"] = "step 1 (s.json:6)";
+  EXPECT_NE(check(label_as_step).find(".scenarios[0].faults[0].step: "), std::string::npos)
+      << check(label_as_step);
+
+  Json step_out_of_range = report;
+  step_out_of_range["scenarios"][0]["faults"][0]["step_index"] = 2;
+  EXPECT_NE(check(step_out_of_range).find(".scenarios[0].faults[0].step_index: "),
+            std::string::npos)
+      << check(step_out_of_range);
+
+  Json unknown_kind = report;
+  unknown_kind["scenarios"][0]["faults"][0]["kind"] = "opps";
+  EXPECT_NE(check(unknown_kind).find(".scenarios[0].faults[0].kind: "), std::string::npos);
+
+  Json undocumented_key = report;
+  undocumented_key["scenarios"][0]["boot_image"] = "/x";
+  EXPECT_NE(check(undocumented_key).find("boot_image"), std::string::npos);
+
+  Json wrong_summary = report;
+  wrong_summary["summary"]["failed"] = 0;
+  EXPECT_NE(check(wrong_summary).find(".summary.failed: "), std::string::npos);
+}
+
+TEST_F(ReportSchema, PassingAndFailingScenarios) {
+  auto pass = scenario("pass", R"({"steps": [{"run": "echo hi", "stdout": "hi"},
+                                              {"run": "printf '\\377'"}]})");
+  auto fail = scenario("fail", R"({"steps": [{"run": "true"},
+                                              {"run": "echo got", "stdout": "wanted"}]})");
+  Json j = run("ok", {pass, fail}, 1);
+  ASSERT_EQ(j["scenarios"].size(), 2u) << j.dump(2);
+  const Json& passed = j["scenarios"][0];
+  EXPECT_EQ(passed["verdict"], "passed");
+  // The release the guest announced (the fake says 6.1.0-fake), not the image's path.
+  EXPECT_EQ(passed["kernel"], "6.1.0-fake");
+  EXPECT_EQ(passed["kernel_image"], (dir.path() / "bzImage").string());
+  EXPECT_EQ(passed["steps"][1]["stdout_base64"], "/w==");
+  const Json& failed = j["scenarios"][1];
+  EXPECT_EQ(failed["verdict"], "failed");
+  ASSERT_EQ(failed["steps"].size(), 2u);
+  EXPECT_FALSE(failed["steps"][1]["failures"].empty());
+}
+
+TEST_F(ReportSchema, OopsInAStepNamesTheStepsNumberAndCommand) {
+  auto oops = scenario("oops", R"({"steps": [{"run": "echo oops > /dev/labctl_fault"},
+                                              {"run": "echo never"}]})");
+  Json j = run("oops_step", {oops}, 1);
+  const Json& s = j["scenarios"][0];
+  EXPECT_EQ(s["verdict"], "failed");
+  EXPECT_EQ(s["steps"].size(), 1u) << "the run stops at the step the Oops killed";
+  ASSERT_EQ(s["faults"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["faults"][0]["kind"], "oops");
+  EXPECT_EQ(s["faults"][0]["phase"], "step");
+  EXPECT_EQ(s["faults"][0]["step_index"], 1);
+  EXPECT_EQ(s["faults"][0]["step"], "echo oops > /dev/labctl_fault");
+}
+
+TEST_F(ReportSchema, FaultDuringBootHasNoStep) {
+  auto one = scenario("boot-fault", R"({"steps": [{"run": "echo hi", "stdout": "hi"}]})");
+  Json j = run("fault_boot", {one}, 1);
+  const Json& s = j["scenarios"][0];
+  ASSERT_EQ(s["faults"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["faults"][0]["phase"], "boot");
+  EXPECT_TRUE(s["faults"][0]["step_index"].is_null());
+  EXPECT_EQ(s["faults"][0]["step"], "");
+}
+
+TEST_F(ReportSchema, BootThatNeverEndsStillWritesAValidReport) {
+  auto one = scenario("hang", R"({"timeout": 5, "steps": [{"run": "true"}]})");
+  Json j = run("hang_boot", {one}, 1);
+  EXPECT_EQ(j["scenarios"][0]["steps"], Json::array());
+  EXPECT_EQ(j["scenarios"][0]["kernel"], "") << "no release is known without a booted guest";
+}
+
+// The real kernel: a scenario that Oopses in a step and one that passes.
+class ReportSchemaVm : public ::testing::Test {
+protected:
+  TempDir dir{"labctl-e2e-report-vm"};
+  fs::path artifacts = dir.path() / "artifacts";
+  fs::path json = dir.path() / "report.json";
+  void TearDown() override {
+    EXPECT_EQ(qemu_processes_using(dir.path().string()), 0) << "a QEMU process outlived the run";
+  }
+};
+
+TEST_F(ReportSchemaVm, OopsAndPassOnTheRealKernel) {
+  auto r = labctl({"run", "--keep-going", "--artifacts", artifacts.string(), "--json",
+                   json.string(), "tests/scenarios/oops-in-step.json", "scenarios/debugcon.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(report_schema_problems(json), "");
+  EXPECT_EQ(report_schema_problems(artifacts / "oops-in-step" / "result.json"), "");
+  EXPECT_EQ(report_schema_problems(artifacts / "debugcon" / "result.json"), "");
+  auto text = read_file(json);
+  ASSERT_TRUE(text.ok());
+  Json j = Json::parse(*text);
+  ASSERT_EQ(j["scenarios"].size(), 2u);
+  const Json& oops = j["scenarios"][0];
+  EXPECT_EQ(oops["verdict"], "failed");
+  std::string kernel = oops["kernel"].get<std::string>();
+  EXPECT_FALSE(kernel.empty());
+  EXPECT_EQ(fs::path(oops["kernel_image"].get<std::string>()).filename().string(),
+            "vmlinuz-" + kernel)
+      << "kernel is the release of the image that booted";
+  ASSERT_GE(oops["faults"].size(), 1u) << oops.dump(2);
+  const Json& fault = oops["faults"][0];
+  EXPECT_EQ(fault["kind"], "oops");
+  EXPECT_NE(fault["title"].get<std::string>().find("BUG: kernel NULL pointer dereference"),
+            std::string::npos);
+  EXPECT_EQ(fault["phase"], "step");
+  EXPECT_EQ(fault["step_index"], 2);
+  EXPECT_EQ(fault["step"], "echo oops > /dev/labctl_fault");
+  EXPECT_EQ(oops["steps"][1]["command"], "echo oops > /dev/labctl_fault");
+  const Json& pass = j["scenarios"][1];
+  EXPECT_EQ(pass["verdict"], "passed") << r.out;
+  EXPECT_EQ(pass["kernel"], kernel);
+  EXPECT_EQ(pass["faults"], Json::array());
+}
+
+} // namespace
+} // namespace labctl::e2e
