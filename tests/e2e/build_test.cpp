@@ -547,6 +547,7 @@ TEST_F(Build, WarningsGoToResultJsonAndWarningsErrorFailsBeforeBooting) {
   EXPECT_NE(scenario.at("build_warnings")[0].at("warnings").get<std::string>().find(where),
             std::string::npos)
       << *result;
+  EXPECT_EQ(report_schema_problems(artifacts.path() / "warnings-error" / "result.json"), "");
 }
 
 } // namespace

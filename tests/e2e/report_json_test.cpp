@@ -88,7 +88,9 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
             {"step", "echo oops > /dev/labctl_fault"}}}},
          {"debugcon_diff", ""},
          {"timeline",
-          Json::array({Json::array({"qemu_started", 0.0}), Json::array({"qemu_exited", 1.4})})}}}}};
+          Json::array({Json::array({"qemu_started", 0.0}), Json::array({"qemu_exited", 1.4})})},
+         {"build_warnings",
+          Json::array({{{"module", "kmod/m"}, {"warnings", "m.c:3:5: warning: unused"}}})}}}}};
   auto check = [&](const Json& j) {
     auto file = dir.path() / "r.json";
     EXPECT_TRUE(write_file_atomic(file, j.dump()).ok());
@@ -123,6 +125,12 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   Json wrong_summary = report;
   wrong_summary["summary"]["failed"] = 0;
   EXPECT_NE(check(wrong_summary).find(".summary.failed: "), std::string::npos);
+
+  Json warning_without_text = report;
+  warning_without_text["scenarios"][0]["build_warnings"][0].erase("warnings");
+  EXPECT_NE(check(warning_without_text).find(".scenarios[0].build_warnings[0]: "),
+            std::string::npos)
+      << check(warning_without_text);
 }
 
 TEST_F(ReportSchema, PassingAndFailingScenarios) {
