@@ -1,3 +1,5 @@
 #include "cmd/app.h"
 
-int main(int argc, char** argv) { return labctl::run_app(argc, argv); }
+int main(int argc, char** argv) {
+  return labctl::run_app(argc, argv);
+}

@@ -34,8 +34,10 @@ finish() {
 }
 trap finish EXIT
 
-stage "checks: shellcheck"
+stage "checks: shellcheck, clang-format"
 shellcheck initrd/*.sh scripts/*.sh .ci/run
+# shellcheck disable=SC2046 # one argument per file on purpose
+clang-format --dry-run -Werror $(git ls-files '*.cpp' '*.h')
 
 stage "build: RelWithDebInfo"
 LABCTL_BUILD_DIR="$root/build" scripts/build.sh

@@ -19,7 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 mode_t mode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
   return st.st_mode;
 }
@@ -109,8 +109,8 @@ TEST_F(Artifacts, PlantedSymlinksAndStaleFilesInTheScenarioFolderAreNeitherFollo
   auto victim = dir.path() / "victim";
   ASSERT_TRUE(write_file_atomic(victim, "precious\n").ok());
   fs::create_directories(out(""));
-  for (const char* name : {"console.log", "result.json", "debugcon.txt", "kernel.log",
-                           "qemu.cmdline", "initrd.txt"})
+  for (const char* name :
+       {"console.log", "result.json", "debugcon.txt", "kernel.log", "qemu.cmdline", "initrd.txt"})
     fs::create_symlink(victim, out(name));
   ASSERT_TRUE(write_file_atomic(out("faults.txt"), "=== an old Oops\n").ok());
   fs::create_directories(out("trace.log") / "in-the-way");
@@ -120,8 +120,8 @@ TEST_F(Artifacts, PlantedSymlinksAndStaleFilesInTheScenarioFolderAreNeitherFollo
   EXPECT_EQ(contents(victim), "precious\n") << "written through a planted link";
   EXPECT_FALSE(fs::exists(out("faults.txt"))) << "a stale faults.txt beside a passing run";
   EXPECT_FALSE(fs::exists(out("trace.log")));
-  for (const char* name : {"console.log", "result.json", "kernel.log", "qemu.cmdline",
-                           "initrd.txt"})
+  for (const char* name :
+       {"console.log", "result.json", "kernel.log", "qemu.cmdline", "initrd.txt"})
     EXPECT_TRUE(S_ISREG(mode_of(out(name)))) << name;
   EXPECT_NE(contents(out("result.json")).find("\"passed\""), std::string::npos);
 }
@@ -198,15 +198,15 @@ TEST_F(Artifacts, AFullDiskIsAnEnvironmentErrorNamingTheFileNotADebugconDiff) {
   // Another writer fills the artifacts filesystem during the step; the guest's own
   // debugcon output then cannot be stored whole.
   mount_small_artifacts("size=2m");
-  auto r = run(R"({"steps": [{"run": "head -c 4194304 /dev/zero > \"$(dirname \"$(dirname \"$FAKE_DEBUGCON\")\")/filler\" 2>/dev/null; printf 'hello\\n' >> \"$FAKE_DEBUGCON\"; true"}],
+  auto r = run(
+      R"({"steps": [{"run": "head -c 4194304 /dev/zero > \"$(dirname \"$(dirname \"$FAKE_DEBUGCON\")\")/filler\" 2>/dev/null; printf 'hello\\n' >> \"$FAKE_DEBUGCON\"; true"}],
                   "expect": {"debugcon": {"text": "hello\n"}}})");
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_EQ(r.out.find("debugcon output differs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(out("debugcon.txt").string() + ": the filesystem is full"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("cannot write " + out("result.json").string() +
-                       ": No space left on device"),
+  EXPECT_NE(r.out.find("cannot write " + out("result.json").string() + ": No space left on device"),
             std::string::npos)
       << "result.json missing without a word\n"
       << r.out;
@@ -219,9 +219,9 @@ TEST_F(Artifacts, ADebugconFileThatCannotBeCreatedIsAnEnvironmentErrorNamingIt) 
   auto r = run(k_one_step);
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   std::string all = r.out + r.err;
-  EXPECT_NE(all.find("Could not open '" + out("debugcon.txt").string() +
-                     "': No space left on device"),
-            std::string::npos)
+  EXPECT_NE(
+      all.find("Could not open '" + out("debugcon.txt").string() + "': No space left on device"),
+      std::string::npos)
       << all;
 }
 
@@ -231,7 +231,8 @@ TEST_F(Artifacts, ReportsGoThroughDevicesAndSymlinksWithoutReplacingThem) {
   auto target = dir.path() / "reports/real.json";
   ASSERT_TRUE(write_file_atomic(target, "old").ok());
   fs::create_symlink(target, dir.path() / "report-link.json");
-  auto r = run(k_one_step, {"--junit", "/dev/null", "--json", (dir.path() / "report-link.json").string()});
+  auto r = run(k_one_step,
+               {"--junit", "/dev/null", "--json", (dir.path() / "report-link.json").string()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(S_ISCHR(mode_of("/dev/null"))) << "/dev/null was replaced";
   EXPECT_TRUE(fs::is_symlink(dir.path() / "report-link.json"));

@@ -85,7 +85,8 @@ TEST_F(Build, CompileErrorPointsAtTheUsersFile) {
   EXPECT_NE(r.err.find(where), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("error:"), std::string::npos);
   EXPECT_EQ(r.err.find(cache.path().string() + "/modules/"), std::string::npos)
-      << "compiler output still names the cache copy:\n" << r.err;
+      << "compiler output still names the cache copy:\n"
+      << r.err;
 }
 
 TEST_F(Build, MissingHeadersIsEnvironmentError) {
@@ -305,7 +306,8 @@ exec {} "$@"
 TEST_F(BuildSignal, SigintSigtermOrSighupDuringMakeEndItsGroupAtOnceWithExit130AndNoCopyLeft) {
   for (bool stubborn : {false, true})
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-      SCOPED_TRACE(fmt::format("{}{}", sigabbrev_np(sig), stubborn ? ", make ignores SIGTERM" : ""));
+      SCOPED_TRACE(
+          fmt::format("{}{}", sigabbrev_np(sig), stubborn ? ", make ignores SIGTERM" : ""));
       fs::remove(started);
       auto cache = dir.path() / fmt::format("cache-{}-{}", sig, stubborn);
       Env extra;
@@ -339,9 +341,9 @@ TEST_F(BuildSignal, SigintDuringTheBuildOfARunBootsNothing) {
                                                       (source_dir() / "kmod/debugcon").string()))
                   .ok());
   auto artifacts = dir.path() / "artifacts";
-  auto lab = start({"--profile", profile.string(), "run", "--artifacts", artifacts.string(),
-                    scenario.string()},
-                   env(cache, {{"FAKE_QEMU_MODE", "ok"}}));
+  auto lab = start(
+      {"--profile", profile.string(), "run", "--artifacts", artifacts.string(), scenario.string()},
+      env(cache, {{"FAKE_QEMU_MODE", "ok"}}));
   ASSERT_TRUE(lab);
   ASSERT_TRUE(wait_for_file(started, 120s)) << "the fake make never started";
   pid_t group = make_group();
@@ -395,7 +397,6 @@ TEST_F(BuildSignal, CopyLeftByAKilledLabctlIsRemovedByTheNextBuild) {
   for (const auto& name : cache_leftovers(cache))
     EXPECT_EQ(name.find(".tmp."), std::string::npos) << "stale build copy kept: " << name;
 }
-
 
 // LDD3's `ccflags-y := -I$(PWD)/../include`, built from the repository root (not the
 // module folder): kbuild sees the folder's PWD; the header outside the folder is an input
@@ -458,9 +459,9 @@ TEST_F(Build, WithPassesTheOtherFoldersModuleSymvers) {
 // scenario is bad input, refused after kbuild and before QEMU starts.
 TEST_F(Build, TwoFoldersBuildingTheSameModuleNameAreRefusedBeforeBooting) {
   TempDir artifacts("labctl-e2e-art");
-  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
-                   "tests/scenarios/modules-same-name.json"},
-                  env());
+  auto r = labctl(
+      {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/modules-same-name.json"},
+      env());
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   std::string line = "module folders tests/scenarios/../kmod/twin_a and "
                      "tests/scenarios/../kmod/twin_b both build a module named 'twin'; the guest "
@@ -500,17 +501,18 @@ TEST_F(Build, ParamsOrLoadNamingAModuleTheFolderDoesNotBuildIsBadInput) {
   struct Case {
     std::string module, message;
   };
-  for (const auto& c : std::vector<Case>{
-           {R"("params": {"zbase": "level=7",
+  for (const auto& c :
+       std::vector<Case>{{R"("params": {"zbase": "level=7",
     "amidd": "x=1"})",
-            s.string() + ":3: key 'amidd': " + chain + " builds no module 'amidd' (it builds zbase, amid)"},
-           {R"("load": ["zbase",
+                          s.string() + ":3: key 'amidd': " + chain +
+                              " builds no module 'amidd' (it builds zbase, amid)"},
+                         {R"("load": ["zbase",
     "zbas"])",
-            s.string() + ":3: key 'load': entry 2: " + chain +
-                " builds no module 'zbas' (it builds zbase, amid)"},
-           {R"("params": "level=7")",
-            s.string() + ":2: key 'params': " + chain + " builds 2 modules (zbase, amid); give "
-                "params per module"}}) {
+                          s.string() + ":3: key 'load': entry 2: " + chain +
+                              " builds no module 'zbas' (it builds zbase, amid)"},
+                         {R"("params": "level=7")", s.string() + ":2: key 'params': " + chain +
+                                                        " builds 2 modules (zbase, amid); give "
+                                                        "params per module"}}) {
     ASSERT_TRUE(write_file_atomic(s, "{\"modules\": [{\"path\": \"" + chain + "\",\n    " +
                                          c.module + "}]}")
                     .ok());
@@ -525,18 +527,19 @@ TEST_F(Build, ParamsOrLoadNamingAModuleTheFolderDoesNotBuildIsBadInput) {
 // 1, like a module that does not compile) before QEMU starts.
 TEST_F(Build, WarningsGoToResultJsonAndWarningsErrorFailsBeforeBooting) {
   TempDir artifacts("labctl-e2e-art");
-  auto r = labctl({"run", "--artifacts", artifacts.path().string(),
-                   "tests/scenarios/warnings-error.json"},
-                  env());
+  auto r = labctl(
+      {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/warnings-error.json"},
+      env());
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  std::string where = (source_dir() / "tests/kmod/warning/warning.c").string() +
-                      ":12:13: warning: unused variable";
+  std::string where =
+      (source_dir() / "tests/kmod/warning/warning.c").string() + ":12:13: warning: unused variable";
   EXPECT_NE(r.out.find("module tests/scenarios/../kmod/warning built with warnings (the scenario "
                        "says \"warnings\": \"error\"):"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find(where), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(artifacts.path() / "warnings-error" / "console.log")) << "QEMU was started";
+  EXPECT_FALSE(fs::exists(artifacts.path() / "warnings-error" / "console.log"))
+      << "QEMU was started";
   auto result = read_file(artifacts.path() / "warnings-error" / "result.json");
   ASSERT_TRUE(result.ok());
   auto json = Json::parse(*result);

@@ -18,9 +18,13 @@ bool cpu_has_virt() {
 }
 
 TEST(Cli, HelpDocumentsExitCodesOnEverySubcommand) {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--help"}, {"run", "--help"}, {"shell", "--help"},
-        {"build", "--help"}, {"initrd", "--help"}, {"doctor", "--help"}, {"list", "--help"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                        {"run", "--help"},
+                                        {"shell", "--help"},
+                                        {"build", "--help"},
+                                        {"initrd", "--help"},
+                                        {"doctor", "--help"},
+                                        {"list", "--help"}}) {
     auto r = labctl(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("130  interrupted"), std::string::npos) << args[0] << "\n" << r.out;
@@ -52,8 +56,7 @@ TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
   EXPECT_NE(r.out.find("QEMU emulator version"), std::string::npos) << r.out;
   if (fs::exists("/dev/kvm") && !cpu_has_virt()) {
     // The CI machines: /dev/kvm exists but there is no nested virtualization.
-    EXPECT_NE(r.out.find("tcg: /dev/kvm exists but the CPU has no vmx/svm flag"),
-              std::string::npos)
+    EXPECT_NE(r.out.find("tcg: /dev/kvm exists but the CPU has no vmx/svm flag"), std::string::npos)
         << r.out;
   }
 }
@@ -61,7 +64,8 @@ TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
 TEST(Doctor, MissingKernelIsEnvironmentErrorWithTheFix) {
   TempDir dir("labctl-e2e-doc");
   auto p = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(p, R"({"kernel": "9.9.9-none", "busybox": "/nonexistent/busybox"})").ok());
+  ASSERT_TRUE(
+      write_file_atomic(p, R"({"kernel": "9.9.9-none", "busybox": "/nonexistent/busybox"})").ok());
   auto r = labctl({"--profile", p.string(), "doctor"});
   EXPECT_EQ(r.exit_code, 3) << r.out;
   EXPECT_NE(r.out.find("MISSING  kernel"), std::string::npos) << r.out;

@@ -22,8 +22,12 @@ struct LabctlRun {
   std::string out, err;
 };
 
-inline fs::path source_dir() { return fs::path(LABCTL_TESTS_DIR).parent_path(); }
-inline fs::path tests_dir() { return LABCTL_TESTS_DIR; }
+inline fs::path source_dir() {
+  return fs::path(LABCTL_TESTS_DIR).parent_path();
+}
+inline fs::path tests_dir() {
+  return LABCTL_TESTS_DIR;
+}
 
 inline LabctlRun labctl(std::vector<std::string> args,
                         std::vector<std::pair<std::string, std::string>> env = {},
@@ -59,7 +63,8 @@ inline int qemu_processes_using(const std::string& needle) {
     if (pid.find_first_not_of("0123456789") != std::string::npos)
       continue;
     auto cmdline = read_file(entry.path() / "cmdline");
-    if (!cmdline || cmdline->substr(0, cmdline->find('\0')).find("qemu-system") == std::string::npos)
+    if (!cmdline ||
+        cmdline->substr(0, cmdline->find('\0')).find("qemu-system") == std::string::npos)
       continue;
     if (cmdline->find(needle) != std::string::npos)
       ++count;

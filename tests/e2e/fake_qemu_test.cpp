@@ -16,11 +16,12 @@ protected:
     fs::create_directories(dir.path() / "kbuild");
     EXPECT_TRUE(write_file_atomic(dir.path() / "bzImage", "not a kernel").ok());
     auto p = dir.path() / "fake.json";
-    EXPECT_TRUE(write_file_atomic(
-                    p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
+    EXPECT_TRUE(
+        write_file_atomic(
+            p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
                                        "boot": "bzimage", "accel": "tcg", "boot_timeout": {}}})",
-                                   (tests_dir() / "fake_qemu/fake-qemu").string(), boot_timeout))
-                    .ok());
+                           (tests_dir() / "fake_qemu/fake-qemu").string(), boot_timeout))
+            .ok());
     return p;
   }
   fs::path scenario(const std::string& json) {
@@ -40,7 +41,8 @@ protected:
   }
 };
 
-constexpr const char* k_one_step = R"({"steps": [{"run": "echo hi", "stdout": "hi", "timeout": 2}]})";
+constexpr const char* k_one_step =
+    R"({"steps": [{"run": "echo hi", "stdout": "hi", "timeout": 2}]})";
 
 TEST_F(FakeQemu, StepsReturnExactBytesAndExitCodes) {
   auto r = run("ok", R"({"steps": [
@@ -48,7 +50,7 @@ TEST_F(FakeQemu, StepsReturnExactBytesAndExitCodes) {
     {"run": "printf 'a\\000b\\377' | od -An -tx1 | tr -d ' \\n'", "stdout": "610062ff"},
     {"run": "echo out; echo err >&2; exit 3", "exit": 3, "stdout": "out", "stderr": "err"},
     {"run": "head -c 1048576 /dev/zero | tr '\\0' x", "stdout": ")" +
-                           std::string(1 << 20, 'x') + R"("}
+                         std::string(1 << 20, 'x') + R"("}
   ]})");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;

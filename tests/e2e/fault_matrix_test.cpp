@@ -14,10 +14,10 @@
 #include <ostream>
 #include <poll.h>
 #include <pty.h>
+#include <regex>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <regex>
 #include <thread>
 #include <unistd.h>
 
@@ -481,7 +481,8 @@ TEST_F(Faults, ConsoleFloodKeepsMemoryBoundedAndFailsAtTheDocumentedLimit) {
   // Under ASan, freed memory waits in a quarantine (256 MiB by default) before it is
   // reused; a small one makes the peak show what labctl holds, not what ASan delays.
   const char* asan = std::getenv("ASAN_OPTIONS");
-  Env small_quarantine = {{"ASAN_OPTIONS", std::string(asan ? asan : "") + ":quarantine_size_mb=1"}};
+  Env small_quarantine = {
+      {"ASAN_OPTIONS", std::string(asan ? asan : "") + ":quarantine_size_mb=1"}};
   auto peak_of = [&](const char* flood_mib) {
     Env extra = small_quarantine;
     extra.emplace_back("FAKE_QEMU_FLOOD_MIB", flood_mib);
@@ -577,7 +578,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"FileInTheAgentsRunFolder", R"({"files": {"/run/labctl/x": "host-file"}})",
                  "s.json:1: key 'files': guest path '/run/labctl/x' is reserved"},
         BadInput{"UnterminatedQuoteInParams",
-                 R"({"modules": [{"path": ")" LABCTL_TESTS_DIR R"(/kmod/broken", "params": "a='x"}]})",
+                 R"({"modules": [{"path": ")" LABCTL_TESTS_DIR
+                 R"(/kmod/broken", "params": "a='x"}]})",
                  "s.json:1: key 'params': unterminated ' in module params"},
         BadInput{"KeyGivenTwice", "{\"steps\": [{\"run\": \"true\"}],\n \"steps\": []}",
                  "s.json:2: key 'steps' given twice (first on line 1)"}),
@@ -592,9 +594,12 @@ TEST_F(Faults, InitrdLargerThanTheGuestCanUnpackIsRefusedBeforeBooting) {
   auto r = run("ok", R"({"files": {"/big": "big"}, "steps": [{"run": "true"}]})", {},
                R"("memory": "256M")");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE((r.out + r.err).find("the initrd would unpack to"), std::string::npos) << r.out << r.err;
-  EXPECT_NE((r.out + r.err).find("files entry '/big', 600 MiB"), std::string::npos) << r.out << r.err;
-  EXPECT_NE((r.out + r.err).find("the profile's memory \"256M\""), std::string::npos) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("the initrd would unpack to"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("files entry '/big', 600 MiB"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("the profile's memory \"256M\""), std::string::npos)
+      << r.out << r.err;
   EXPECT_EQ(processes_using(dir.path().string(), "fake-qemu"), 0);
   EXPECT_FALSE(kept("console.log")) << "QEMU was started";
   EXPECT_FALSE(fs::exists(cache / "initrd") && !fs::is_empty(cache / "initrd")) << "it was packed";
@@ -617,14 +622,14 @@ TEST_F(Faults, ProfileQemuArgsThatListenAreBadInputBeforeAnythingBoots) {
 TEST_F(Faults, JobsZeroMeansOnePerCpuAndNegativeJobsAreBadInput) {
   auto profile_file = profile();
   auto second = scenario(k_one_step, "b.json");
-  auto zero = labctl(run_args(profile_file, scenario(k_one_step, "a.json"),
-                              {"-j", "0", second.string()}),
-                     env("ok"), 240s);
+  auto zero =
+      labctl(run_args(profile_file, scenario(k_one_step, "a.json"), {"-j", "0", second.string()}),
+             env("ok"), 240s);
   EXPECT_EQ(zero.exit_code, 0) << zero.out << zero.err;
   EXPECT_NE(zero.out.find("2 passed, 0 failed"), std::string::npos) << zero.out;
 
-  auto negative = labctl(run_args(profile_file, scenario(k_one_step), {"-j", "-3"}), env("ok"),
-                         60s);
+  auto negative =
+      labctl(run_args(profile_file, scenario(k_one_step), {"-j", "-3"}), env("ok"), 60s);
   EXPECT_EQ(negative.exit_code, 2) << negative.out << negative.err;
   EXPECT_NE(negative.err.find("--jobs -3: must be 0 (one VM per CPU, the default) or more"),
             std::string::npos)

@@ -167,7 +167,8 @@ pid_t qemu_pid_using(const std::string& needle) {
     if (pid.find_first_not_of("0123456789") != std::string::npos)
       continue;
     auto cmdline = read_file(entry.path() / "cmdline");
-    if (cmdline && cmdline->substr(0, cmdline->find('\0')).find("qemu-system") != std::string::npos &&
+    if (cmdline &&
+        cmdline->substr(0, cmdline->find('\0')).find("qemu-system") != std::string::npos &&
         cmdline->find(needle) != std::string::npos)
       return std::stoi(pid);
   }
@@ -264,14 +265,14 @@ TEST(Gdb, AnotherLocalUserCannotReachTheStubAndNothingListensOnTcp) {
   auto tcp = tcp_listen_inodes();
   for (pid_t pid : {qemu, run.labctl->pid()})
     for (const auto& inode : socket_inodes(pid))
-      EXPECT_EQ(tcp.count(inode), 0u) << "pid " << pid << " listens on TCP (socket inode "
-                                      << inode << ")";
+      EXPECT_EQ(tcp.count(inode), 0u)
+          << "pid " << pid << " listens on TCP (socket inode " << inode << ")";
 
   // gdb (as root) still attaches, and leaving it resumes the halted guest: the run passes.
-  auto gdb = run_command({.argv = {"gdb", "-batch", "-nx", "-x", run.script.string(), "-ex",
-                                   "detach"},
-                          .merge_stderr = true},
-                         180s);
+  auto gdb =
+      run_command({.argv = {"gdb", "-batch", "-nx", "-x", run.script.string(), "-ex", "detach"},
+                   .merge_stderr = true},
+                  180s);
   ASSERT_TRUE(gdb.ok()) << gdb.error().message;
   EXPECT_FALSE(gdb->timed_out) << gdb->out;
   EXPECT_NE(gdb->out.find("[Inferior 1 (process 1) detached]"), std::string::npos) << gdb->out;

@@ -83,7 +83,10 @@ TEST_F(Run, InvalidScenarioIsRejectedBeforeBooting) {
 TEST_F(Run, MissingKernelIsEnvironmentError) {
   TempDir dir("labctl-e2e-prof");
   auto profile = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel": {"image": "/nonexistent/vmlinuz", "build": "/nonexistent"}})").ok());
+  ASSERT_TRUE(
+      write_file_atomic(profile,
+                        R"({"kernel": {"image": "/nonexistent/vmlinuz", "build": "/nonexistent"}})")
+          .ok());
   auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
                    "scenarios/debugcon.json"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
@@ -133,7 +136,8 @@ TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   auto packed_bytes = read_file(out);
   ASSERT_TRUE(booted_bytes.ok()) << booted;
   ASSERT_TRUE(packed_bytes.ok());
-  EXPECT_TRUE(*booted_bytes == *packed_bytes) << "labctl initrd packed another image than " << booted;
+  EXPECT_TRUE(*booted_bytes == *packed_bytes)
+      << "labctl initrd packed another image than " << booted;
 }
 
 // "params": {"zbase": ...} reaches zbase alone (amid would log "unknown parameter"), and

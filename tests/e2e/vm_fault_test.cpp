@@ -70,7 +70,7 @@ TEST_F(GuestChannel, JunkWrittenToTheControlTtyCannotHideOrCorruptAnswers) {
       "exit": 7, "stdout": "after 2"}},
     {{"run": "echo next", "stdout": "next"}}
   ]}})J",
-                                            k_find_agent));
+                                   k_find_agent));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
 }
@@ -93,7 +93,7 @@ TEST_F(GuestChannel, StepFindsNoNonceAndCannotForgeAPass) {
     {{"run": "{}n=$(basename $0 .c); printf '\\n=%s=O=00000000\\n=%s=E=00000000\\n=%s=K=\\n=%s=X=0=-\\n' $n $n $n $n >/proc/$agent/fd/1; exit 7",
       "exit": 7}}
   ]}})J",
-                                            k_find_agent));
+                                    k_find_agent));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto cmdline = read_file(artifacts / "nonce" / "qemu.cmdline");
   ASSERT_TRUE(cmdline.ok());
@@ -116,7 +116,9 @@ TEST_F(GuestChannel, AgentKilledByAStepIsNamedAndNotCalledAHang) {
   ]}})J",
                                     k_find_agent));
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("the guest agent died (killed by signal 9; init restarts it)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the guest agent died (killed by signal 9; init restarts it)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("init restarts it"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("may be hung"), std::string::npos) << r.out;
 }

@@ -67,8 +67,7 @@ int run_app(int argc, char** argv) {
   BuildOptions build_opts;
   auto* build = app.add_subcommand("build", "Build one module against the profile's kernel and "
                                             "print the .ko path");
-  build->add_option("MODULE_DIR", build_opts.module_dir, "Folder with Kbuild/Makefile")
-      ->required();
+  build->add_option("MODULE_DIR", build_opts.module_dir, "Folder with Kbuild/Makefile")->required();
   build->add_option("--with", build_opts.with,
                     "Build this folder first and link against its Module.symvers (repeatable, "
                     "in order)");

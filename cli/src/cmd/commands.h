@@ -27,10 +27,10 @@ struct BuildOptions {
 int command_build(const GlobalOptions& global, const BuildOptions& options);
 
 struct InitrdOptions {
-  std::string scenario;                 // optional: take modules and files from a scenario
-  std::vector<std::string> modules;     // module folders
+  std::string scenario;             // optional: take modules and files from a scenario
+  std::vector<std::string> modules; // module folders
   std::string output;
-  bool list = false;                    // print the file list
+  bool list = false; // print the file list
 };
 int command_initrd(const GlobalOptions& global, const InitrdOptions& options);
 
@@ -41,7 +41,7 @@ struct RunOptions {
   std::string junit;
   std::string json;
   bool keep_going = false;
-  std::string shard; // K/N
+  std::string shard;     // K/N
   bool gdb = false;      // GDB stub, gdb.script; implies one VM at a time
   bool gdb_wait = false; // halt after module load until gdb continues
   std::string trace;     // QEMU trace pattern(s); "help" lists the events

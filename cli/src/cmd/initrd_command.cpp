@@ -37,8 +37,8 @@ int command_initrd(const GlobalOptions& global, const InitrdOptions& options) {
   std::error_code ec;
   fs::copy_file(image.path, options.output, fs::copy_options::overwrite_existing, ec);
   if (ec)
-    throw FatalError(environment_error(
-        fmt::format("cannot write {}: {}", options.output, ec.message())));
+    throw FatalError(
+        environment_error(fmt::format("cannot write {}: {}", options.output, ec.message())));
   if (options.list)
     for (const auto& line : image.listing)
       std::puts(line.c_str());

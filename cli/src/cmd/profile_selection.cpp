@@ -23,10 +23,10 @@ Profile load_selected_profile(const GlobalOptions& global) {
       profile.kernel_version.clear();
       profile.kernel_image = image;
       if (profile.kernel_build.empty())
-        throw FatalError(bad_input(
-            "--kernel " + global.kernel +
-            ": cannot tell its headers from the name (expected vmlinuz-<release>); use a "
-            "profile with an explicit kernel.build"));
+        throw FatalError(
+            bad_input("--kernel " + global.kernel +
+                      ": cannot tell its headers from the name (expected vmlinuz-<release>); use a "
+                      "profile with an explicit kernel.build"));
     }
   }
   spdlog::debug("profile: {}", profile.file.string());

@@ -79,7 +79,8 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   check_trace_patterns(profile.qemu, scenarios, options.trace).take();
   LabSetup lab = prepare_lab(profile).take();
 
-  fs::path root = options.artifacts.empty() ? default_artifacts_root() : fs::path(options.artifacts);
+  fs::path root =
+      options.artifacts.empty() ? default_artifacts_root() : fs::path(options.artifacts);
   unsigned jobs = options.jobs > 0 ? static_cast<unsigned>(options.jobs)
                                    : std::max(1u, std::thread::hardware_concurrency());
   jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
@@ -97,21 +98,25 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
         fmt::format("cannot create artifacts folder {}: {}", root.string(), ec.message())));
   auto root_lock = FileLock::try_acquire(root / k_artifacts_lock);
   if (!root_lock)
-    throw FatalError(environment_error(
-        fmt::format("artifacts folder {} is in use by another labctl run: {}", root.string(),
-                    root_lock.error().message)));
+    throw FatalError(
+        environment_error(fmt::format("artifacts folder {} is in use by another labctl run: {}",
+                                      root.string(), root_lock.error().message)));
 
   auto run_one = [&](size_t i) {
     const Scenario& s = scenarios[i];
     ScenarioRunOptions run_options;
-    run_options.artifacts = root / (scenarios.size() > 1 && std::count_if(scenarios.begin(), scenarios.end(), [&](const Scenario& o) { return o.name == s.name; }) > 1
-                                        ? fmt::format("{}-{}", s.name, i + 1)
-                                        : s.name);
+    run_options.artifacts =
+        root / (scenarios.size() > 1 &&
+                        std::count_if(scenarios.begin(), scenarios.end(),
+                                      [&](const Scenario& o) { return o.name == s.name; }) > 1
+                    ? fmt::format("{}-{}", s.name, i + 1)
+                    : s.name);
     run_options.gdb = options.gdb || options.gdb_wait;
     run_options.gdb_wait = options.gdb_wait;
     run_options.trace = options.trace;
     run_options.progress = [&, i](const std::string& what) {
-      progress.show(fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
+      progress.show(
+          fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));
     };
     return run_scenario(s, lab, run_options);
   };
@@ -134,7 +139,8 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   for (auto& report : reports)
     if (report)
       done.push_back(std::move(*report));
-  size_t passed = std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == "passed"; });
+  size_t passed =
+      std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == "passed"; });
   size_t skipped = scenarios.size() - done.size();
   std::printf("%zu passed, %zu failed%s\n", passed, done.size() - passed,
               skipped ? fmt::format(", {} skipped", skipped).c_str() : "");

@@ -100,8 +100,21 @@ bool may_be_header(std::string_view text) {
   if (text.empty())
     return false;
   switch (text[0]) {
-  case 'B': case 'k': case 'U': case 'I': case 'O': case 'g': case 's': case 'i': case 'd':
-  case 'P': case 'K': case 'W': case 'w': case 'N': case 'r':
+  case 'B':
+  case 'k':
+  case 'U':
+  case 'I':
+  case 'O':
+  case 'g':
+  case 's':
+  case 'i':
+  case 'd':
+  case 'P':
+  case 'K':
+  case 'W':
+  case 'w':
+  case 'N':
+  case 'r':
     return true;
   default:
     return false;

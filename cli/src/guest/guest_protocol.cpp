@@ -395,9 +395,8 @@ void ResponseDecoder::marker(std::string_view rest) {
     damaged("stderr is not valid base64");
     return;
   }
-  for (auto [name, bit, bytes, sent] :
-       {std::tuple{"stdout", out_bit, &m_output.out, m_out_crc},
-        std::tuple{"stderr", err_bit, &m_output.err, m_err_crc}}) {
+  for (auto [name, bit, bytes, sent] : {std::tuple{"stdout", out_bit, &m_output.out, m_out_crc},
+                                        std::tuple{"stderr", err_bit, &m_output.err, m_err_crc}}) {
     if (!(m_sections_seen & bit))
       continue;
     if (uint32_t got = crc32(*bytes); got != sent) {

@@ -61,7 +61,7 @@ enum class StepEnd {
 
 // What one step produced in the guest.
 struct StepOutput {
-  int exit_code = -1;        // as sh reports it (128+N when killed by signal N); -1 unknown
+  int exit_code = -1; // as sh reports it (128+N when killed by signal N); -1 unknown
   std::string out, err;
   bool guest_timed_out = false; // the agent killed the step at its timeout
   StepEnd end = StepEnd::exited;

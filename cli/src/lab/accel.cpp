@@ -64,8 +64,9 @@ AccelChoice choose_accel(const std::string& setting, const KvmFacts& facts) {
     why_not = "/dev/kvm exists but the CPU has no vmx/svm flag (no nested virtualization: "
               "a KVM guest would hang)";
   if (why_not.empty())
-    return {"kvm", setting == "kvm" ? "the profile asks for KVM and it is usable"
-                                    : "/dev/kvm is usable and the CPU has hardware virtualization",
+    return {"kvm",
+            setting == "kvm" ? "the profile asks for KVM and it is usable"
+                             : "/dev/kvm is usable and the CPU has hardware virtualization",
             true};
   if (setting == "kvm")
     return {"kvm", "the profile asks for KVM but " + why_not, false};

@@ -9,9 +9,9 @@ namespace labctl {
 // virtualization the device exists, QEMU starts, and the guest hangs forever.
 struct KvmFacts {
   bool device_exists = false;
-  bool device_usable = false;   // opened read-write, KVM_GET_API_VERSION == 12, KVM_CREATE_VM ok
-  bool cpu_has_virt = false;    // vmx or svm in /proc/cpuinfo
-  std::string device_error;     // why the device is not usable
+  bool device_usable = false; // opened read-write, KVM_GET_API_VERSION == 12, KVM_CREATE_VM ok
+  bool cpu_has_virt = false;  // vmx or svm in /proc/cpuinfo
+  std::string device_error;   // why the device is not usable
 };
 
 // Probe the host; paths are parameters so tests can use fake files.
@@ -22,7 +22,7 @@ KvmFacts probe_kvm(const std::filesystem::path& device = "/dev/kvm",
 struct AccelChoice {
   std::string accel; // "kvm" or "tcg"
   std::string reason;
-  bool ok = true;    // false when the profile demands kvm and it is not usable
+  bool ok = true; // false when the profile demands kvm and it is not usable
 };
 
 // Decide from the profile's setting (auto | kvm | tcg) and the probed facts.

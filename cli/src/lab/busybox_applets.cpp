@@ -41,7 +41,8 @@ Result<std::vector<std::string>> list_applets(const fs::path& busybox) {
   if (!ran)
     return environment_error(fmt::format("cannot run busybox: {}", ran.error().message));
   if (ran->timed_out)
-    return environment_error(fmt::format("{} --list-full did not finish in 10 s", busybox.string()));
+    return environment_error(
+        fmt::format("{} --list-full did not finish in 10 s", busybox.string()));
   if (!ran->status.success())
     return environment_error(fmt::format(
         "{} --list-full failed ({}): {} (a busybox built with the installer feature is needed, "
@@ -58,13 +59,12 @@ Result<std::vector<std::string>> list_applets(const fs::path& busybox) {
     if (line.empty())
       continue;
     if (!is_install_path(line))
-      return environment_error(fmt::format("{} --list-full printed an unexpected line \"{}\"",
-                                           busybox.string(), line));
+      return environment_error(
+          fmt::format("{} --list-full printed an unexpected line \"{}\"", busybox.string(), line));
     applets.emplace_back(line);
   }
   if (applets.empty())
-    return environment_error(
-        fmt::format("{} --list-full printed no applets", busybox.string()));
+    return environment_error(fmt::format("{} --list-full printed no applets", busybox.string()));
   return applets;
 }
 
@@ -73,8 +73,8 @@ Result<std::vector<std::string>> list_applets(const fs::path& busybox) {
 Result<std::vector<std::string>> busybox_applets(const fs::path& busybox) {
   ContentHash hash;
   if (auto ok = hash.add_file(busybox); !ok)
-    return environment_error(fmt::format("busybox not usable: {} (install busybox-static)",
-                                         ok.error().message));
+    return environment_error(
+        fmt::format("busybox not usable: {} (install busybox-static)", ok.error().message));
   std::string key = hash.hex();
 
   // Held while busybox runs, so parallel callers wait for one listing instead of each

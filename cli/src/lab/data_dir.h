@@ -8,7 +8,11 @@ namespace labctl {
 // source tree this binary was built from.
 std::filesystem::path data_dir();
 
-inline std::filesystem::path configs_dir() { return data_dir() / "configs"; }
-inline std::filesystem::path initrd_dir() { return data_dir() / "initrd"; }
+inline std::filesystem::path configs_dir() {
+  return data_dir() / "configs";
+}
+inline std::filesystem::path initrd_dir() {
+  return data_dir() / "initrd";
+}
 
 } // namespace labctl

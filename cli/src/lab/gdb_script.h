@@ -32,7 +32,6 @@ parse_module_sections(std::string_view text);
 // module at its load addresses (.text as the address, the rest as -s SECTION ADDRESS) and
 // add the .ko's folder to the source path. .init.* sections are kept (their memory is freed
 // after loading, but leaving them out would put their symbols at address 0).
-std::string gdb_script(const std::filesystem::path& stub,
-                       const std::vector<LoadedModule>& modules);
+std::string gdb_script(const std::filesystem::path& stub, const std::vector<LoadedModule>& modules);
 
 } // namespace labctl

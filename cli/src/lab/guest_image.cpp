@@ -68,8 +68,8 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
   for (const auto& m : spec.modules) {
     fs::copy_file(m.ko, tree / "extra" / (m.name + ".ko"), ec);
     if (ec)
-      return environment_error(fmt::format("cannot copy {} for depmod: {}", m.ko.string(),
-                                           ec.message()));
+      return environment_error(
+          fmt::format("cannot copy {} for depmod: {}", m.ko.string(), ec.message()));
   }
   fs::path depmod = spec.depmod;
   if (!depmod.has_parent_path()) {
@@ -96,8 +96,8 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
   if (ran->interrupted)
     return Error{ExitCode::interrupted, "interrupted while depmod made the guest's modules.dep"};
   if (!ran->status.success())
-    return environment_error(fmt::format("depmod -b {} {} {}: {}", staging.path().string(),
-                                         release, ran->status.describe(), ran->out));
+    return environment_error(fmt::format("depmod -b {} {} {}: {}", staging.path().string(), release,
+                                         ran->status.describe(), ran->out));
   for (const auto& entry : fs::directory_iterator(tree, ec)) {
     std::string name = entry.path().filename().string();
     if (!name.starts_with("modules.") || !entry.is_regular_file())
@@ -207,8 +207,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
     if (status && !s)
       status = std::move(s);
   };
-  for (const char* dir : {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys",
-                          "/tmp", "/run", "/root", "/etc", "/lib/labctl"})
+  for (const char* dir : {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/tmp",
+                          "/run", "/root", "/etc", "/lib/labctl"})
     check(writer.add_directory(dir, 0755));
   const std::string modules_dir = "/lib/modules/" + release;
   check(writer.add_directory(modules_dir + "/extra", 0755));
@@ -229,7 +229,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
     auto bytes = load_module_file(spec.kernel_modules_dir / m);
     if (!bytes)
       return bytes.error();
-    check(writer.add_file("/lib/modules/kernel/" + module_name(m) + ".ko", std::move(*bytes), 0644));
+    check(
+        writer.add_file("/lib/modules/kernel/" + module_name(m) + ".ko", std::move(*bytes), 0644));
   }
   // Scenario files keep their host permission bits (a script stays executable). Scenario
   // loading refused reserved paths already; this catches any other caller.

@@ -17,10 +17,10 @@ namespace labctl {
 // /lib/modules/<release>/extra/<name>.ko and, when `load`, insmod'ed at boot in order with
 // its params.
 struct GuestModuleFile {
-  std::string name;               // module name (the .ko's stem)
-  std::filesystem::path ko;       // on the host
+  std::string name;         // module name (the .ko's stem)
+  std::filesystem::path ko; // on the host
   std::string params;
-  bool load = true;               // false: shipped, for a step to modprobe
+  bool load = true; // false: shipped, for a step to modprobe
 };
 
 // Where the guest finds a scenario module: /lib/modules/<release>/extra/<name>.ko, so that
@@ -30,16 +30,16 @@ std::string guest_module_path(const std::string& release, const std::string& nam
 // Everything that goes into a guest's initrd.
 struct GuestImageSpec {
   std::filesystem::path busybox;
-  std::vector<std::string> applets;           // "bin/sh", "sbin/mdev", ...
-  std::filesystem::path initrd_dir;           // init.sh and agent.sh
+  std::vector<std::string> applets; // "bin/sh", "sbin/mdev", ...
+  std::filesystem::path initrd_dir; // init.sh and agent.sh
   std::vector<GuestModuleFile> modules;
   // The kernel release the guest boots (uname -r); the modules and their modules.dep go
   // under /lib/modules/<release>/. Empty: "unknown" (modprobe then finds nothing).
   std::string release;
   std::filesystem::path depmod = "depmod"; // run on the host: depmod -b <staging> <release>
   std::map<std::string, std::filesystem::path> files; // guest path -> host file
-  std::vector<std::string> kernel_modules;    // relative paths from modules.dep, load order
-  std::filesystem::path kernel_modules_dir;   // /lib/modules/V
+  std::vector<std::string> kernel_modules;            // relative paths from modules.dep, load order
+  std::filesystem::path kernel_modules_dir;           // /lib/modules/V
   std::string compression = "gzip";
   // The profile's memory ("256M"); when set, an initrd that would not fit is refused
   // before anything is read (see initrd_fits_problem).

@@ -159,8 +159,7 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
   // The deadline is for a silent guest: while answer bytes keep arriving (a large output
   // on its way), waiting goes on, up to `hard_deadline`.
   for (;;) {
-    step.outcome =
-        wait([this] { return m_response->done() || m_response->failed(); }, deadline);
+    step.outcome = wait([this] { return m_response->done() || m_response->failed(); }, deadline);
     if (step.outcome != Outcome::timeout || Clock::now() >= hard_deadline ||
         Clock::now() - m_last_control_bytes > k_silence)
       break;

@@ -46,8 +46,16 @@ public:
   // protocol_error: the answer was damaged or the channel broke (error says how);
   // boot_report_damaged: init's boot report (MOD/READY lines) arrived damaged (error says
   // what), so waiting for READY stops at once instead of running out the boot timeout.
-  enum class Outcome { ok, timeout, qemu_exited, interrupted, protocol_error, agent_died,
-                       exit_unknown, boot_report_damaged };
+  enum class Outcome {
+    ok,
+    timeout,
+    qemu_exited,
+    interrupted,
+    protocol_error,
+    agent_died,
+    exit_unknown,
+    boot_report_damaged
+  };
   static std::string describe(Outcome outcome);
 
   struct Boot {
@@ -60,7 +68,7 @@ public:
   struct Step {
     Outcome outcome = Outcome::ok;
     StepOutput output;
-    std::string error;  // for protocol_error, agent_died, exit_unknown: what happened
+    std::string error; // for protocol_error, agent_died, exit_unknown: what happened
     double seconds = 0;
   };
 

@@ -8,7 +8,9 @@ namespace labctl {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 bool has_space(std::string_view text) {
   for (char c : text)
@@ -21,8 +23,8 @@ bool is_module_name(std::string_view name) {
   if (name.empty())
     return false;
   for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.'))
       return false;
   return true;
 }
@@ -140,9 +142,9 @@ Result<std::string> render_init_script(std::string_view template_text,
     pos = next;
   }
   if (placeholders != 1)
-    return environment_error(fmt::format(
-        "the init template must have exactly one line '{}', it has {}",
-        k_modules_placeholder, placeholders));
+    return environment_error(
+        fmt::format("the init template must have exactly one line '{}', it has {}",
+                    k_modules_placeholder, placeholders));
   return out;
 }
 

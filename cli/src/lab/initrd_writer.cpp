@@ -87,9 +87,12 @@ la_ssize_t append_output(struct archive*, void* client, const void* buffer, size
 
 std::string_view initrd_compression_name(InitrdCompression compression) {
   switch (compression) {
-  case InitrdCompression::none: return "none";
-  case InitrdCompression::gzip: return "gzip";
-  case InitrdCompression::zstd: return "zstd";
+  case InitrdCompression::none:
+    return "none";
+  case InitrdCompression::gzip:
+    return "gzip";
+  case InitrdCompression::zstd:
+    return "zstd";
   }
   return "unknown";
 }
@@ -111,17 +114,17 @@ Status InitrdWriter::add(std::string_view guest_path, Entry entry) {
     if (it == m_entries.end())
       missing_parents.push_back(parent);
     else if (it->second.type != Type::directory)
-      return bad_input(fmt::format("cannot add {} to the initrd: {} is a {}, not a directory",
-                                   path, parent, type_name(it->second.type)));
+      return bad_input(fmt::format("cannot add {} to the initrd: {} is a {}, not a directory", path,
+                                   parent, type_name(it->second.type)));
   }
   if (auto it = m_entries.find(path); it != m_entries.end()) {
     std::string below = path + "/";
     auto child = m_entries.lower_bound(below);
     bool has_children = child != m_entries.end() && child->first.starts_with(below);
     if (it->second.type == Type::directory && entry.type != Type::directory && has_children)
-      return bad_input(fmt::format(
-          "cannot replace directory {} in the initrd with a {}: {} is inside it", path,
-          type_name(entry.type), child->first));
+      return bad_input(
+          fmt::format("cannot replace directory {} in the initrd with a {}: {} is inside it", path,
+                      type_name(entry.type), child->first));
     spdlog::debug("initrd: {} replaces the earlier {}", path, type_name(it->second.type));
   }
   for (auto& parent : missing_parents)
@@ -144,8 +147,8 @@ Status InitrdWriter::add_file_from_disk(std::string_view guest_path, const fs::p
     return ok;
   auto data = read_file(host_path);
   if (!data)
-    return bad_input(fmt::format("cannot add {} to the initrd: {}", guest_path,
-                                 data.error().message));
+    return bad_input(
+        fmt::format("cannot add {} to the initrd: {}", guest_path, data.error().message));
   if (!mode) {
     std::error_code ec;
     auto perms = fs::status(host_path, ec).permissions();
@@ -168,24 +171,28 @@ Result<std::string> InitrdWriter::pack(InitrdCompression compression) const {
   // Declared before the archive: archive_write_free() may still flush into it.
   std::string out;
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
-                                                               archive_write_free);
+                                                              archive_write_free);
   auto failed = [&](std::string_view what) {
-    return environment_error(fmt::format("packing the initrd ({}): {}", what,
-                                         archive_error_string(a.get()) ? archive_error_string(a.get())
-                                                                       : "libarchive error"));
+    return environment_error(fmt::format(
+        "packing the initrd ({}): {}", what,
+        archive_error_string(a.get()) ? archive_error_string(a.get()) : "libarchive error"));
   };
   if (archive_write_set_format_cpio_newc(a.get()) != ARCHIVE_OK)
     return failed("newc format");
   int r = ARCHIVE_OK;
   switch (compression) {
-  case InitrdCompression::none: r = archive_write_add_filter_none(a.get()); break;
+  case InitrdCompression::none:
+    r = archive_write_add_filter_none(a.get());
+    break;
   case InitrdCompression::gzip:
     r = archive_write_add_filter_gzip(a.get());
     // Without this libarchive stamps the current time into the gzip header.
     if (r == ARCHIVE_OK)
       r = archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);
     break;
-  case InitrdCompression::zstd: r = archive_write_add_filter_zstd(a.get()); break;
+  case InitrdCompression::zstd:
+    r = archive_write_add_filter_zstd(a.get());
+    break;
   }
   // ARCHIVE_WARN means libarchive would pipe through an external program: not deterministic
   // enough to rely on, so refuse it.

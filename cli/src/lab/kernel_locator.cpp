@@ -29,7 +29,9 @@ int compare_kernel_versions(const std::string& a, const std::string& b) {
     }
     // A release candidate ("~rc") sorts before the release, as in dpkg.
     char ca = i < a.size() ? a[i] : '\0', cb = j < b.size() ? b[j] : '\0';
-    auto rank = [](char c) { return c == '~' ? -1 : static_cast<int>(static_cast<unsigned char>(c)); };
+    auto rank = [](char c) {
+      return c == '~' ? -1 : static_cast<int>(static_cast<unsigned char>(c));
+    };
     if (rank(ca) != rank(cb))
       return rank(ca) < rank(cb) ? -1 : 1;
     ++i;
@@ -46,13 +48,13 @@ Result<Kernel> kernel_for_version(const std::string& version, const KernelRoots&
   k.build_dir = k.modules_dir / "build";
   std::error_code ec;
   if (!std::filesystem::is_regular_file(k.image, ec))
-    return environment_error(fmt::format(
-        "kernel image {} not found (install it: apt-get install linux-image-{})",
-        k.image.string(), version));
+    return environment_error(
+        fmt::format("kernel image {} not found (install it: apt-get install linux-image-{})",
+                    k.image.string(), version));
   if (!std::filesystem::is_directory(k.build_dir, ec))
-    return environment_error(fmt::format(
-        "kernel headers {} not found (install them: apt-get install linux-headers-{})",
-        k.build_dir.string(), version));
+    return environment_error(
+        fmt::format("kernel headers {} not found (install them: apt-get install linux-headers-{})",
+                    k.build_dir.string(), version));
   return k;
 }
 
@@ -80,11 +82,11 @@ Result<Kernel> find_newest_kernel(const KernelRoots& roots) {
           "no kernel found: {} has no vmlinuz-* (install one: apt-get install linux-image-amd64 "
           "linux-headers-amd64)",
           roots.boot.string()));
-    return environment_error(fmt::format(
-        "no kernel with headers: {} has vmlinuz-{} but no {}/<version>/build (install: "
-        "apt-get install linux-headers-{})",
-        roots.boot.string(), without_headers.front(), roots.modules.string(),
-        without_headers.front()));
+    return environment_error(
+        fmt::format("no kernel with headers: {} has vmlinuz-{} but no {}/<version>/build (install: "
+                    "apt-get install linux-headers-{})",
+                    roots.boot.string(), without_headers.front(), roots.modules.string(),
+                    without_headers.front()));
   }
   return kernel_for_version(best, roots);
 }

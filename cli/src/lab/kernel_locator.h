@@ -9,10 +9,10 @@ namespace labctl {
 
 // A kernel to boot and build modules against.
 struct Kernel {
-  std::string version;                // e.g. 6.1.0-56-amd64 ("" when unknown)
-  std::filesystem::path image;        // the bzImage (/boot/vmlinuz-V)
-  std::filesystem::path build_dir;    // kbuild tree (/lib/modules/V/build)
-  std::filesystem::path modules_dir;  // /lib/modules/V, for modules.dep ("" when absent)
+  std::string version;               // e.g. 6.1.0-56-amd64 ("" when unknown)
+  std::filesystem::path image;       // the bzImage (/boot/vmlinuz-V)
+  std::filesystem::path build_dir;   // kbuild tree (/lib/modules/V/build)
+  std::filesystem::path modules_dir; // /lib/modules/V, for modules.dep ("" when absent)
 };
 
 // Where kernels are looked for; tests point these at a fake tree.

@@ -10,13 +10,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
 #include <cctype>
-#include <cstring>
-#include <sstream>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <set>
+#include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,8 +32,8 @@ constexpr const char* k_stamp = "labctl-build.ok";
 // Files kbuild writes into M=; they never belong to the sources.
 bool is_build_product(const fs::path& p) {
   std::string name = p.filename().string();
-  static const char* suffixes[] = {".o", ".ko", ".mod", ".mod.c", ".cmd", ".order", ".symvers",
-                                   ".a", ".dwo", ".tmp"};
+  static const char* suffixes[] = {".o",     ".ko",      ".mod", ".mod.c", ".cmd",
+                                   ".order", ".symvers", ".a",   ".dwo",   ".tmp"};
   for (const char* s : suffixes)
     if (name.ends_with(s))
       return true;
@@ -137,7 +137,10 @@ std::optional<std::vector<fs::path>> cached_kos(const fs::path& dir) {
       return std::nullopt; // an older stamp without sizes and hashes: build again
     fs::path ko = dir / "src" / line.substr(0, tab);
     auto bytes = read_file(ko);
-    if (!bytes || bytes->compare(0, 4, "\x7f" "ELF") != 0 ||
+    if (!bytes ||
+        bytes->compare(0, 4,
+                       "\x7f"
+                       "ELF") != 0 ||
         stamp_line(line.substr(0, tab), *bytes) != line + "\n") {
       spdlog::debug("cached module {} is missing, truncated or changed; building again",
                     ko.string());
@@ -166,9 +169,8 @@ Result<std::string> record_inputs(const fs::path& copy, const std::vector<std::s
     if (!text)
       return text.error();
     for (auto& dep : parse_kbuild_cmd(*text)) {
-      bool in_copy = std::any_of(copy_names.begin(), copy_names.end(), [&](const auto& c) {
-        return dep.starts_with(c + "/");
-      });
+      bool in_copy = std::any_of(copy_names.begin(), copy_names.end(),
+                                 [&](const auto& c) { return dep.starts_with(c + "/"); });
       if (in_copy)
         continue;
       inputs.insert(dep.starts_with("/") ? dep : (objtree / dep).string());
@@ -310,13 +312,15 @@ std::string kbuild_diagnostics(const std::string& output) {
   std::string line;
   while (std::getline(lines, line)) {
     // kbuild's quiet progress: two blanks, an upper-case tag, optionally [M], a path.
-    bool progress = line.size() > 2 && line.starts_with("  ") && std::isupper(static_cast<unsigned char>(line[2]));
+    bool progress = line.size() > 2 && line.starts_with("  ") &&
+                    std::isupper(static_cast<unsigned char>(line[2]));
     if (progress) {
       size_t tag_end = line.find(' ', 2);
       progress = tag_end != std::string::npos &&
-                 std::all_of(line.begin() + 2, line.begin() + static_cast<long>(tag_end), [](unsigned char c) {
-                   return std::isupper(c) || std::isdigit(c) || c == '_';
-                 });
+                 std::all_of(line.begin() + 2, line.begin() + static_cast<long>(tag_end),
+                             [](unsigned char c) {
+                               return std::isupper(c) || std::isdigit(c) || c == '_';
+                             });
     }
     if (progress || line.starts_with("Skipping BTF generation") || line.empty())
       continue;
@@ -434,8 +438,8 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
 
   // Build in a private directory, then rename: readers never see a half build.
   // Absolute: make starts in the user's folder, not here.
-  fs::path work = fs::absolute(request.cache_dir / "modules" /
-                               fmt::format("{}.tmp.{}", *key, ::getpid()));
+  fs::path work =
+      fs::absolute(request.cache_dir / "modules" / fmt::format("{}.tmp.{}", *key, ::getpid()));
   fs::remove_all(work, ec);
   // However this function returns, the private copy does not stay behind (after the rename
   // into the cache there is nothing left to remove).
@@ -550,8 +554,8 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
     stamp += stamp_line(rel, *bytes);
   }
   if (stamp.empty())
-    return failure(fmt::format("module {}: make succeeded but produced no .ko:\n{}",
-                               source.string(), output));
+    return failure(
+        fmt::format("module {}: make succeeded but produced no .ko:\n{}", source.string(), output));
   auto inputs = record_inputs(work / "src", {copy.string(), (work / "src").string()},
                               request.kernel.build_dir);
   if (!inputs)

@@ -14,7 +14,7 @@ namespace labctl {
 struct ModuleBuildRequest {
   std::filesystem::path source_dir;
   Kernel kernel;
-  std::filesystem::path cache_dir; // builds live in cache_dir/modules/<key>/
+  std::filesystem::path cache_dir;     // builds live in cache_dir/modules/<key>/
   std::vector<std::string> make_flags; // extra make variables, part of the cache key
   // Module.symvers of modules built before this one that it may link against (kbuild's
   // KBUILD_EXTRA_SYMBOLS), in order; their contents are part of the cache key.

@@ -55,9 +55,9 @@ struct DepFile {
 Result<DepFile> parse_modules_dep(const fs::path& file) {
   auto text = read_file(file);
   if (!text)
-    return environment_error(fmt::format(
-        "cannot read the module list: {} (is the kernel's modules package installed?)",
-        text.error().message));
+    return environment_error(
+        fmt::format("cannot read the module list: {} (is the kernel's modules package installed?)",
+                    text.error().message));
   DepFile dep;
   std::string_view rest = *text;
   for (size_t line_no = 1; !rest.empty(); ++line_no) {
@@ -125,13 +125,13 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
       std::string cycle;
       for (auto pos = std::find(chain.begin(), chain.end(), path); pos != chain.end(); ++pos)
         cycle += module_name(*pos) + " -> ";
-      return environment_error(fmt::format("{}: dependency cycle {}{}", dep_path.string(), cycle,
-                                           module_name(path)));
+      return environment_error(
+          fmt::format("{}: dependency cycle {}{}", dep_path.string(), cycle, module_name(path)));
     }
     auto deps = dep->deps_by_path.find(path);
     if (deps == dep->deps_by_path.end())
-      return environment_error(fmt::format("{}: {} needs {}, which has no entry",
-                                           dep_path.string(), chain.back(), path));
+      return environment_error(fmt::format("{}: {} needs {}, which has no entry", dep_path.string(),
+                                           chain.back(), path));
     marks[path] = Mark::visiting;
     chain.push_back(path);
     for (auto d = deps->second.rbegin(); d != deps->second.rend(); ++d)
@@ -179,7 +179,8 @@ Result<std::string> load_module_file(const fs::path& path) {
                   compression_name(compression), plain->size());
     data = std::move(plain);
   }
-  if (data->substr(0, 4) != "\x7f" "ELF")
+  if (data->substr(0, 4) != "\x7f"
+                            "ELF")
     return bad_input(fmt::format("{} is not a kernel module (no ELF header)", path.string()));
   return data;
 }

@@ -24,12 +24,12 @@ struct Profile {
   std::filesystem::path kernel_build;
   std::filesystem::path modules_dir; // /lib/modules/V (JSON "kernel": {"modules": ...})
 
-  std::string accel = "auto";    // auto | kvm | tcg
+  std::string accel = "auto"; // auto | kvm | tcg
   std::string memory = "256M";
   std::string machine = "pc";
-  std::string cpu;               // empty: QEMU's default for the accelerator
+  std::string cpu; // empty: QEMU's default for the accelerator
   int cpus = 1;
-  std::string cmdline;           // appended to what labctl itself needs
+  std::string cmdline; // appended to what labctl itself needs
   std::string qemu = "qemu-system-x86_64";
   std::vector<std::string> qemu_args;
   std::string busybox = "/bin/busybox";

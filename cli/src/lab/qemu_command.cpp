@@ -30,27 +30,31 @@ std::vector<std::string> qemu_argv(const QemuLaunch& l) {
       "-nodefaults",
       "-no-user-config",
       "-no-reboot",
-      "-display", "none",
-      "-machine", l.machine,
-      "-accel", l.accel,
-      "-m", l.memory,
-      "-smp", std::to_string(l.cpus),
+      "-display",
+      "none",
+      "-machine",
+      l.machine,
+      "-accel",
+      l.accel,
+      "-m",
+      l.memory,
+      "-smp",
+      std::to_string(l.cpus),
   };
   std::string cpu = l.cpu.empty() && l.accel == "kvm" ? "host" : l.cpu;
   if (!cpu.empty()) {
     argv.push_back("-cpu");
     argv.push_back(cpu);
   }
-  argv.insert(argv.end(), {"-kernel", l.kernel.string(), "-initrd", l.initrd.string(), "-append",
-                           l.append});
+  argv.insert(argv.end(),
+              {"-kernel", l.kernel.string(), "-initrd", l.initrd.string(), "-append", l.append});
   if (l.gdb) {
     // Before the control and QMP chardevs, which QEMU creates in order: once labctl has
     // accepted those two, this socket exists.
-    argv.insert(argv.end(),
-                {"-chardev",
-                 fmt::format("socket,id=labctl-gdb,path={},server=on,wait=off",
-                             opt_value(l.gdb_socket)),
-                 "-gdb", "chardev:labctl-gdb"});
+    argv.insert(argv.end(), {"-chardev",
+                             fmt::format("socket,id=labctl-gdb,path={},server=on,wait=off",
+                                         opt_value(l.gdb_socket)),
+                             "-gdb", "chardev:labctl-gdb"});
     if (l.gdb_wait)
       argv.push_back("-S");
   }
@@ -59,9 +63,9 @@ std::vector<std::string> qemu_argv(const QemuLaunch& l) {
   argv.insert(argv.end(), {"-serial", "stdio", "-chardev",
                            fmt::format("socket,id=labctl-ctl,path={}", opt_value(l.control_socket)),
                            "-serial", "chardev:labctl-ctl"});
-  argv.insert(argv.end(), {"-chardev",
-                           fmt::format("socket,id=labctl-qmp,path={}", opt_value(l.qmp_socket)),
-                           "-mon", "chardev=labctl-qmp,mode=control"});
+  argv.insert(argv.end(),
+              {"-chardev", fmt::format("socket,id=labctl-qmp,path={}", opt_value(l.qmp_socket)),
+               "-mon", "chardev=labctl-qmp,mode=control"});
   argv.insert(argv.end(), {"-debugcon", "file:" + l.debugcon_file.string()});
   // One -trace per pattern; the file is global, so naming it once is enough.
   bool first_trace = true;
@@ -85,8 +89,8 @@ std::string qemu_listener_option(const std::vector<std::string>& args) {
       "-gdb", "-s", "-monitor", "-qmp", "-qmp-pretty", "-mon", "-vnc", "-spice", "-incoming"};
   // Backends and parameters that open a socket others can connect to.
   constexpr std::string_view k_listening_words[] = {
-      "server", "listen", "tcp:", "telnet:", "websocket", "udp", "dgram", "hostfwd",
-      "guestfwd", "vnc", "spice"};
+      "server", "listen",  "tcp:",     "telnet:", "websocket", "udp",
+      "dgram",  "hostfwd", "guestfwd", "vnc",     "spice"};
   for (const auto& arg : args) {
     std::string_view option = arg;
     if (option.substr(0, 2) == "--")

@@ -11,10 +11,10 @@ namespace labctl {
 // Everything that decides a QEMU command line for one VM.
 struct QemuLaunch {
   std::string qemu = "qemu-system-x86_64";
-  std::filesystem::path kernel;         // bzImage or extracted vmlinux (PVH ELF)
+  std::filesystem::path kernel; // bzImage or extracted vmlinux (PVH ELF)
   std::filesystem::path initrd;
-  std::string append;                   // the kernel command line
-  std::string accel = "tcg";            // kvm | tcg
+  std::string append;        // the kernel command line
+  std::string accel = "tcg"; // kvm | tcg
   std::string machine = "pc";
   std::string memory = "256M";
   int cpus = 1;
@@ -22,12 +22,12 @@ struct QemuLaunch {
   std::filesystem::path control_socket; // labctl listens; QEMU connects (ttyS1)
   std::filesystem::path qmp_socket;     // labctl listens; QEMU connects (QMP)
   std::filesystem::path debugcon_file;
-  bool gdb = false;                     // a GDB stub on gdb_socket
-  std::filesystem::path gdb_socket;     // QEMU listens; only root can reach it (0700 folder)
-  bool gdb_wait = false;                // start halted (-S)
-  std::string trace;                    // -trace patterns, comma-separated; empty: none
+  bool gdb = false;                 // a GDB stub on gdb_socket
+  std::filesystem::path gdb_socket; // QEMU listens; only root can reach it (0700 folder)
+  bool gdb_wait = false;            // start halted (-S)
+  std::string trace;                // -trace patterns, comma-separated; empty: none
   std::filesystem::path trace_file;
-  std::vector<std::string> extra;       // the profile's qemu_args, last
+  std::vector<std::string> extra; // the profile's qemu_args, last
 };
 
 // The argv (never a shell string) for `launch`. QEMU listens on nothing but the GDB stub's
@@ -42,7 +42,6 @@ std::vector<std::string> qemu_argv(const QemuLaunch& launch);
 std::string qemu_listener_option(const std::vector<std::string>& args);
 
 // The kernel command line: what labctl needs (console, panic, boot nonce) then the profile's.
-std::string kernel_cmdline(const Profile& profile, const std::string& boot_nonce,
-                           bool gdb = false);
+std::string kernel_cmdline(const Profile& profile, const std::string& boot_nonce, bool gdb = false);
 
 } // namespace labctl

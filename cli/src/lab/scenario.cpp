@@ -125,8 +125,9 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
           const Json& item = (*load)[i];
           std::string entry = fmt::format("key 'load': entry {}", i + 1);
           if (!item.is_string())
-            json_fail(doc, item_at,
-                      fmt::format("{}: expected a module name, got {}", entry, json_type_name(item)));
+            json_fail(
+                doc, item_at,
+                fmt::format("{}: expected a module name, got {}", entry, json_type_name(item)));
           std::string name = item.get<std::string>();
           for (const auto& earlier : *module.load)
             if (module_name(earlier.name) == module_name(name))
@@ -474,8 +475,7 @@ Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& modu
       if (module_name(f.name) == module_name(choice.name))
         return &f;
     return bad_input(fmt::format("{}: {} builds no module '{}' (it builds {})", choice.where,
-                                 module.dir.string(), choice.name,
-                                 names.empty() ? "none" : names));
+                                 module.dir.string(), choice.name, names.empty() ? "none" : names));
   };
   if (!module.params_per_module && !module.params.empty()) {
     if (files.size() > 1)

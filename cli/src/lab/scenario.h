@@ -23,10 +23,10 @@ struct ModuleChoice {
 // A module folder a scenario builds: its .ko files are installed in the guest and, unless
 // `load` says otherwise, insmod'ed at boot in kbuild's modules.order.
 struct ScenarioModule {
-  std::filesystem::path dir; // folder with a Kbuild or Makefile
-  std::string params;        // insmod arguments, "a=1 b=2", for a folder making one .ko
-  std::string params_where;  // "s.json:3: key 'params'" when `params` was a string
-  bool params_per_module = false;        // `params` was an object keyed by module name
+  std::filesystem::path dir;      // folder with a Kbuild or Makefile
+  std::string params;             // insmod arguments, "a=1 b=2", for a folder making one .ko
+  std::string params_where;       // "s.json:3: key 'params'" when `params` was a string
+  bool params_per_module = false; // `params` was an object keyed by module name
   std::vector<ModuleChoice> module_params;
   // What init insmods at boot, in this order; nullopt: every .ko in modules.order.
   // An empty list (`"load": false`) ships the modules and loads none.
@@ -38,8 +38,8 @@ struct ScenarioModule {
 // load at boot first, in load order, then those shipped only. Bad input, naming the file,
 // line and key, when `params` or `load` names a module the folder does not build, or a
 // params string is given for a folder that builds several.
-Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& module,
-                                                      const std::vector<std::filesystem::path>& ko_files);
+Result<std::vector<GuestModuleFile>>
+guest_modules_of(const ScenarioModule& module, const std::vector<std::filesystem::path>& ko_files);
 
 // One shell command run in the guest and what its result must look like.
 struct Step {
@@ -64,10 +64,10 @@ struct ExpectedDebugcon {
 
 // How many lines of QEMU's trace log (trace.log) must match a regex.
 struct TraceExpectation {
-  std::string regex;          // RE2, matched against each line
-  std::optional<int64_t> count; // exactly this many lines; unset: at least one
+  std::string regex;                 // RE2, matched against each line
+  std::optional<int64_t> count;      // exactly this many lines; unset: at least one
   bool count_debugcon_bytes = false; // as many lines as debugcon.txt has bytes
-  int line = 0;               // where the entry starts in the scenario file
+  int line = 0;                      // where the entry starts in the scenario file
 };
 
 // Whole-run expectations checked after QEMU exits.

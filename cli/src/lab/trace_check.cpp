@@ -23,10 +23,10 @@ Result<std::vector<std::string>> qemu_trace_events(const std::string& qemu) {
   if (!done)
     return environment_error(done.error().message);
   if (done->timed_out || !done->status.success())
-    return environment_error(fmt::format("{} -trace help: {}{}", qemu,
-                                         done->timed_out ? "no answer within 60 s"
-                                                         : done->status.describe(),
-                                         done->err.empty() ? "" : ": " + done->err));
+    return environment_error(
+        fmt::format("{} -trace help: {}{}", qemu,
+                    done->timed_out ? "no answer within 60 s" : done->status.describe(),
+                    done->err.empty() ? "" : ": " + done->err));
   std::vector<std::string> events;
   size_t start = 0;
   while (start < done->out.size()) {
@@ -98,7 +98,7 @@ Status check_trace_patterns(const std::string& qemu, const std::vector<Scenario>
                                      k_hint));
   // One -trace option per comma-separated piece (qemu_argv), so each must be a pattern: a
   // piece like "file=/x" or "a;b" must never reach QEMU's option parser.
-  for (size_t start = 0;; ) {
+  for (size_t start = 0;;) {
     size_t end = std::min(command_line.find(',', start), command_line.size());
     if (command_line.empty())
       break;

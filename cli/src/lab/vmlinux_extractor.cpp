@@ -72,34 +72,43 @@ bool make_room(std::string& out, size_t used, size_t max) {
 }
 
 // The first output buffer: the expected size plus one byte when it is believable.
-size_t initial_size(size_t hint, size_t max) { return hint > 0 && hint <= max ? hint + 1 : 1; }
+size_t initial_size(size_t hint, size_t max) {
+  return hint > 0 && hint <= max ? hint + 1 : 1;
+}
 
 Error too_big(Compression c, size_t max) {
-  return bad_input(fmt::format("{} stream decompresses to more than {} MiB",
-                               compression_name(c), max >> 20));
+  return bad_input(
+      fmt::format("{} stream decompresses to more than {} MiB", compression_name(c), max >> 20));
 }
 
 std::string_view lzma_error_text(lzma_ret r) {
   switch (r) {
-  case LZMA_FORMAT_ERROR: return "not in the expected format";
-  case LZMA_DATA_ERROR: return "compressed data is corrupt";
-  case LZMA_BUF_ERROR: return "truncated: input ended before the end of the stream";
-  case LZMA_MEM_ERROR: return "out of memory";
-  case LZMA_MEMLIMIT_ERROR: return "needs more memory than the 1 GiB limit";
-  case LZMA_OPTIONS_ERROR: return "uses unsupported options";
-  case LZMA_UNSUPPORTED_CHECK: return "uses an unsupported integrity check";
-  default: return "decoder error";
+  case LZMA_FORMAT_ERROR:
+    return "not in the expected format";
+  case LZMA_DATA_ERROR:
+    return "compressed data is corrupt";
+  case LZMA_BUF_ERROR:
+    return "truncated: input ended before the end of the stream";
+  case LZMA_MEM_ERROR:
+    return "out of memory";
+  case LZMA_MEMLIMIT_ERROR:
+    return "needs more memory than the 1 GiB limit";
+  case LZMA_OPTIONS_ERROR:
+    return "uses unsupported options";
+  case LZMA_UNSUPPORTED_CHECK:
+    return "uses an unsupported integrity check";
+  default:
+    return "decoder error";
   }
 }
 
-Result<std::string> decompress_lzma(std::string_view data, Compression c, size_t max,
-                                    size_t hint) {
+Result<std::string> decompress_lzma(std::string_view data, Compression c, size_t max, size_t hint) {
   lzma_stream s = LZMA_STREAM_INIT;
   lzma_ret r = c == Compression::xz ? lzma_stream_decoder(&s, k_lzma_memlimit, 0)
                                     : lzma_alone_decoder(&s, k_lzma_memlimit);
   if (r != LZMA_OK)
-    return environment_error(fmt::format("cannot start the {} decoder: {}",
-                                         compression_name(c), lzma_error_text(r)));
+    return environment_error(
+        fmt::format("cannot start the {} decoder: {}", compression_name(c), lzma_error_text(r)));
   std::unique_ptr<lzma_stream, void (*)(lzma_stream*)> guard(&s, lzma_end);
   std::string out(initial_size(hint, max), '\0');
   s.next_in = reinterpret_cast<const uint8_t*>(data.data());
@@ -115,8 +124,8 @@ Result<std::string> decompress_lzma(std::string_view data, Compression c, size_t
     if (r == LZMA_STREAM_END)
       break;
     if (r != LZMA_OK)
-      return bad_input(fmt::format("{} stream {} (after {} bytes of output)",
-                                   compression_name(c), lzma_error_text(r), used));
+      return bad_input(fmt::format("{} stream {} (after {} bytes of output)", compression_name(c),
+                                   lzma_error_text(r), used));
   }
   if (used > max)
     return too_big(c, max);
@@ -201,10 +210,13 @@ Result<std::string> decompress_with_hint(std::string_view data, Compression c, s
     if (data.size() > max)
       return too_big(c, max);
     return std::string(data);
-  case Compression::gzip: return decompress_gzip(data, max, hint);
+  case Compression::gzip:
+    return decompress_gzip(data, max, hint);
   case Compression::xz:
-  case Compression::lzma: return decompress_lzma(data, c, max, hint);
-  case Compression::zstd: return decompress_zstd(data, max, hint);
+  case Compression::lzma:
+    return decompress_lzma(data, c, max, hint);
+  case Compression::zstd:
+    return decompress_zstd(data, max, hint);
   }
   return bad_input("unknown compression");
 }
@@ -228,8 +240,11 @@ Result<std::string> decompress_kernel(std::string_view payload) {
 // For setup headers older than boot protocol 2.08 (no payload fields): try every known
 // magic after the real-mode setup, first match that yields a PVH ELF wins.
 Result<std::string> scan_for_kernel(std::string_view image, size_t start) {
-  static constexpr std::string_view magics[] = {
-      {"\xfd" "7zXZ\0", 6}, {"\x1f\x8b\x08", 3}, {"\x28\xb5\x2f\xfd", 4}};
+  static constexpr std::string_view magics[] = {{"\xfd"
+                                                 "7zXZ\0",
+                                                 6},
+                                                {"\x1f\x8b\x08", 3},
+                                                {"\x28\xb5\x2f\xfd", 4}};
   std::vector<size_t> candidates;
   for (auto magic : magics)
     for (size_t pos = image.find(magic, start); pos != std::string_view::npos;
@@ -309,7 +324,9 @@ Status check_cache_entry(const fs::path& path) {
 
 Compression detect_compression(std::string_view data) {
   auto starts = [&](std::string_view magic) { return data.substr(0, magic.size()) == magic; };
-  if (starts({"\xfd" "7zXZ\0", 6}))
+  if (starts({"\xfd"
+              "7zXZ\0",
+              6}))
     return Compression::xz;
   if (starts("\x1f\x8b\x08"))
     return Compression::gzip;
@@ -323,17 +340,21 @@ Compression detect_compression(std::string_view data) {
 
 std::string_view compression_name(Compression compression) {
   switch (compression) {
-  case Compression::none: return "uncompressed";
-  case Compression::gzip: return "gzip";
-  case Compression::xz: return "xz";
-  case Compression::zstd: return "zstd";
-  case Compression::lzma: return "lzma";
+  case Compression::none:
+    return "uncompressed";
+  case Compression::gzip:
+    return "gzip";
+  case Compression::xz:
+    return "xz";
+  case Compression::zstd:
+    return "zstd";
+  case Compression::lzma:
+    return "lzma";
   }
   return "unknown";
 }
 
-Result<std::string> decompress(std::string_view data, Compression compression,
-                               size_t max_output) {
+Result<std::string> decompress(std::string_view data, Compression compression, size_t max_output) {
   return decompress_with_hint(data, compression, max_output, 0);
 }
 
@@ -341,7 +362,8 @@ Status check_pvh_elf(std::string_view elf) {
   const uint64_t size = elf.size();
   if (size < 64)
     return bad_input(fmt::format("is not an ELF file ({} bytes, too short for a header)", size));
-  if (elf.substr(0, 4) != "\x7f" "ELF")
+  if (elf.substr(0, 4) != "\x7f"
+                          "ELF")
     return bad_input("is not an ELF file (no \\x7fELF magic)");
   if (elf[4] != 2 || elf[5] != 1)
     return bad_input("is not a 64-bit little-endian ELF file");
@@ -446,7 +468,8 @@ fs::path bootable_kernel(const fs::path& image, const fs::path& cache_dir, std::
   auto data = read_file(image);
   if (!data)
     return fall_back(data.error().message);
-  if (data->substr(0, 4) == "\x7f" "ELF") {
+  if (data->substr(0, 4) == "\x7f"
+                            "ELF") {
     if (auto ok = check_pvh_elf(*data); !ok)
       return fall_back(fmt::format("{} {}", image.string(), ok.error().message));
     return image;

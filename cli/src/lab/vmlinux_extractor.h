@@ -20,8 +20,7 @@ std::string_view compression_name(Compression compression);
 
 // Decompress the single stream at the start of `data` (bytes after its end are ignored);
 // the error names the format and says whether it was corrupt, truncated or over max_output.
-Result<std::string> decompress(std::string_view data, Compression compression,
-                               size_t max_output);
+Result<std::string> decompress(std::string_view data, Compression compression, size_t max_output);
 
 // Ok when `elf` is a complete x86-64 ELF executable carrying the PVH entry note (owner
 // "Xen", type XEN_ELFNOTE_PHYS32_ENTRY), which QEMU needs to boot it with -kernel.

@@ -60,9 +60,9 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
   spec.memory = lab.profile.memory; // an initrd the guest cannot unpack is refused
   if (!lab.profile.load_kernel_modules.empty()) {
     if (lab.kernel.modules_dir.empty())
-      return environment_error(fmt::format(
-          "{}: kernel_modules needs the kernel's modules directory (kernel.modules)",
-          lab.profile.file.string()));
+      return environment_error(
+          fmt::format("{}: kernel_modules needs the kernel's modules directory (kernel.modules)",
+                      lab.profile.file.string()));
     auto deps = resolve_module_deps(lab.kernel.modules_dir, lab.profile.load_kernel_modules);
     if (!deps)
       return deps.error();

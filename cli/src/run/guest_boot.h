@@ -20,7 +20,7 @@ struct GuestRequest {
   std::filesystem::path artifacts; // console.log, debugcon.txt, qemu.cmdline, initrd.txt
   bool gdb = false;                // a GDB stub on a unix socket only root can reach
   bool gdb_wait = false;
-  std::string trace;               // QEMU trace event pattern; empty: none
+  std::string trace; // QEMU trace event pattern; empty: none
 };
 
 // A guest ready to start: the session configuration and the modules it will load.

@@ -16,8 +16,8 @@ Result<LabSetup> prepare_lab(const Profile& profile) {
   lab.profile = profile;
   lab.cache = cache_root();
   if (find_program(profile.qemu).empty())
-    return environment_error(fmt::format(
-        "{} not found (install it: apt-get install qemu-system-x86)", profile.qemu));
+    return environment_error(
+        fmt::format("{} not found (install it: apt-get install qemu-system-x86)", profile.qemu));
   auto kernel = resolve_kernel(profile);
   if (!kernel)
     return kernel.error();

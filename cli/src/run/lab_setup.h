@@ -14,8 +14,8 @@ namespace labctl {
 struct LabSetup {
   Profile profile;
   Kernel kernel;
-  std::filesystem::path boot_image;  // extracted vmlinux, or the bzImage
-  std::string boot_image_note;       // why the bzImage is booted, when it is
+  std::filesystem::path boot_image; // extracted vmlinux, or the bzImage
+  std::string boot_image_note;      // why the bzImage is booted, when it is
   AccelChoice accel;
   std::filesystem::path cache;
   std::vector<std::string> busybox_applets;

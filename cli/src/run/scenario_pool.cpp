@@ -26,10 +26,10 @@ ScenarioReport error_report(const Scenario& scenario, ExitCode code, std::string
 
 } // namespace
 
-std::vector<std::optional<ScenarioReport>> run_scenario_pool(
-    const std::vector<Scenario>& scenarios, unsigned jobs,
-    const std::function<ScenarioReport(size_t)>& run_one,
-    const std::function<bool(size_t, const ScenarioReport&)>& on_done) {
+std::vector<std::optional<ScenarioReport>>
+run_scenario_pool(const std::vector<Scenario>& scenarios, unsigned jobs,
+                  const std::function<ScenarioReport(size_t)>& run_one,
+                  const std::function<bool(size_t, const ScenarioReport&)>& on_done) {
   // Each worker writes only its own scenarios' slots; std::optional, unlike the bits of a
   // std::vector<bool>, shares no memory word with its neighbours.
   std::vector<std::optional<ScenarioReport>> reports(scenarios.size());
@@ -57,7 +57,8 @@ std::vector<std::optional<ScenarioReport>> run_scenario_pool(
         stop = true;
     }
   };
-  jobs = std::clamp<unsigned>(jobs, 1, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
+  jobs =
+      std::clamp<unsigned>(jobs, 1, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < jobs; ++t)
     threads.emplace_back(worker);

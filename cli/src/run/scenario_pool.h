@@ -17,9 +17,9 @@ namespace labctl {
 // FatalError's exit code, else 3 with the exception's text) instead of std::terminate.
 // No new scenario starts once a signal arrived. The result has one entry per scenario,
 // empty for those that never started.
-std::vector<std::optional<ScenarioReport>> run_scenario_pool(
-    const std::vector<Scenario>& scenarios, unsigned jobs,
-    const std::function<ScenarioReport(size_t)>& run_one,
-    const std::function<bool(size_t, const ScenarioReport&)>& on_done);
+std::vector<std::optional<ScenarioReport>>
+run_scenario_pool(const std::vector<Scenario>& scenarios, unsigned jobs,
+                  const std::function<ScenarioReport(size_t)>& run_one,
+                  const std::function<bool(size_t, const ScenarioReport&)>& on_done);
 
 } // namespace labctl

@@ -1,11 +1,11 @@
 #include "run/scenario_runner.h"
 
 #include "lab/debugcon_diff.h"
-#include "run/gdb_attach.h"
-#include "run/guest_boot.h"
 #include "lab/guest_session.h"
 #include "lab/judge.h"
 #include "lab/trace_check.h"
+#include "run/gdb_attach.h"
+#include "run/guest_boot.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
@@ -35,7 +35,9 @@ std::string join_lines(const std::deque<std::string>& lines, size_t last) {
   return out;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 // The most debugcon output labctl reads back to compare; QEMU itself writes the file.
 constexpr uintmax_t k_max_debugcon_compare = uintmax_t{64} << 20;
@@ -70,8 +72,8 @@ public:
 
   ScenarioReport run() {
     auto started = Clock::now();
-    m_deadline = started + (m_options.gdb ? k_gdb_no_deadline
-                                          : std::chrono::seconds(m_scenario.timeout));
+    m_deadline =
+        started + (m_options.gdb ? k_gdb_no_deadline : std::chrono::seconds(m_scenario.timeout));
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
     if (auto fresh = make_fresh_directory(m_options.artifacts); !fresh) {
@@ -144,7 +146,8 @@ private:
       for (const auto& [folder, text] : guest->warnings)
         fail(fmt::format("module {} built with warnings (the scenario says \"warnings\": "
                          "\"error\"):\n{}",
-                         folder.string(), text.ends_with('\n') ? text.substr(0, text.size() - 1) : text));
+                         folder.string(),
+                         text.ends_with('\n') ? text.substr(0, text.size() - 1) : text));
       return;
     }
     // A signal while the guest was prepared: nothing boots.
@@ -186,9 +189,9 @@ private:
           related += "  | " + line + "\n";
       fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
     }
-    if (auto gdb = modules_ok && m_options.gdb ? attach_gdb(*m_session, guest, m_options.artifacts,
-                                                            m_options.gdb_wait)
-                                               : ok_status();
+    if (auto gdb = modules_ok && m_options.gdb
+                       ? attach_gdb(*m_session, guest, m_options.artifacts, m_options.gdb_wait)
+                       : ok_status();
         !gdb) {
       fail(gdb.error().message);
       modules_ok = false;
@@ -200,8 +203,8 @@ private:
     m_session->set_phase({.name = "shutdown"});
     // An unresponsive guest gets no further requests: teardown starts at once.
     if (!interrupted() && m_guest_responsive && m_session->vm().exit_status() == std::nullopt)
-      m_session->finish(std::min(m_deadline + std::chrono::seconds(30),
-                                 Clock::now() + std::chrono::seconds(30)));
+      m_session->finish(
+          std::min(m_deadline + std::chrono::seconds(30), Clock::now() + std::chrono::seconds(30)));
   }
 
   void boot_failed(const GuestSession::Boot& boot) {
@@ -236,8 +239,7 @@ private:
                           vm.qemu_stderr().empty() ? "no output on stderr" : vm.qemu_stderr()));
         break;
       }
-      fail(fmt::format("{} during boot; last console lines:\n{}{}", qemu_exit_reason(vm),
-                       console,
+      fail(fmt::format("{} during boot; last console lines:\n{}{}", qemu_exit_reason(vm), console,
                        vm.qemu_stderr().empty() ? "" : "QEMU stderr:\n" + vm.qemu_stderr()));
       break;
     }
@@ -257,14 +259,14 @@ private:
     size_t index = 0;
     for (const auto& step : m_scenario.steps) {
       ++index;
-      std::string label = fmt::format("step {} ({}:{})", index, m_scenario.file.filename().string(),
-                                      step.line);
+      std::string label =
+          fmt::format("step {} ({}:{})", index, m_scenario.file.filename().string(), step.line);
       progress(fmt::format("step {}/{}: {}", index, m_scenario.steps.size(), first_line(step.run)));
       m_session->set_phase({.name = "step", .step = static_cast<int>(index)});
       size_t faults_before = m_session->faults().size();
       auto deadline = m_options.gdb ? m_deadline
-                                     : std::min(m_deadline, Clock::now() + k_step_grace +
-                                                                std::chrono::seconds(step.timeout));
+                                    : std::min(m_deadline, Clock::now() + k_step_grace +
+                                                               std::chrono::seconds(step.timeout));
       auto result = m_session->run(step.run, step.timeout, deadline, m_deadline);
 
       StepReport report;
@@ -297,10 +299,9 @@ private:
         error(ExitCode::interrupted, "interrupted during " + label);
         stop = true;
       } else {
-        std::string why = result.outcome == O::qemu_exited ? qemu_exit_reason(m_session->vm())
-                                                            : result.error;
-        report.failures.push_back(fmt::format("{} while the step ran; last console lines:\n{}",
-                                              why,
+        std::string why =
+            result.outcome == O::qemu_exited ? qemu_exit_reason(m_session->vm()) : result.error;
+        report.failures.push_back(fmt::format("{} while the step ran; last console lines:\n{}", why,
                                               join_lines(m_session->vm().recent_console(), 15)));
         stop = true;
       }
@@ -348,8 +349,8 @@ private:
     const std::string& kernel_log = m_session->kernel_log();
     keep("kernel.log", kernel_log);
     // Expectations on the whole run only make sense when the guest got that far.
-    bool complete = m_report.steps.size() == m_scenario.steps.size() && !m_failed &&
-                    m_report.verdict.empty();
+    bool complete =
+        m_report.steps.size() == m_scenario.steps.size() && !m_failed && m_report.verdict.empty();
     if (!complete)
       return;
     for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
@@ -360,10 +361,10 @@ private:
       // QEMU writes debugcon.txt and says nothing when the disk fills: a short file is then
       // the disk's doing, not a difference in what the guest wrote.
       if (!m_artifact_error.empty() || filesystem_full(m_options.artifacts).value_or(false)) {
-        artifact_failed(fmt::format("debugcon not compared: {}: the filesystem is full, so QEMU may have written only "
-                                    "part of it; not compared with {}",
-                                    (m_options.artifacts / "debugcon.txt").string(),
-                                    m_scenario.expect.debugcon->label));
+        artifact_failed(fmt::format(
+            "debugcon not compared: {}: the filesystem is full, so QEMU may have written only "
+            "part of it; not compared with {}",
+            (m_options.artifacts / "debugcon.txt").string(), m_scenario.expect.debugcon->label));
         return;
       }
       std::error_code ec;

@@ -12,7 +12,7 @@
 namespace labctl {
 
 struct ScenarioRunOptions {
-  std::filesystem::path artifacts; // this scenario's artifacts directory
+  std::filesystem::path artifacts;                  // this scenario's artifacts directory
   std::function<void(const std::string&)> progress; // "booting", "step 2/5: ..."
   bool gdb = false;      // GDB stub and gdb.script; no host deadline after boot
   bool gdb_wait = false; // halt the guest after module load until gdb continues it

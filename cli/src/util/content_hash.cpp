@@ -8,9 +8,13 @@
 
 namespace labctl {
 
-ContentHash::ContentHash() : m_state(XXH3_createState()) { XXH3_128bits_reset(m_state); }
+ContentHash::ContentHash() : m_state(XXH3_createState()) {
+  XXH3_128bits_reset(m_state);
+}
 
-ContentHash::~ContentHash() { XXH3_freeState(m_state); }
+ContentHash::~ContentHash() {
+  XXH3_freeState(m_state);
+}
 
 ContentHash& ContentHash::add(std::string_view field) {
   uint64_t size = field.size();

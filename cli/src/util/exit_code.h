@@ -11,6 +11,8 @@ enum class ExitCode : int {
   interrupted = 130,
 };
 
-inline int to_int(ExitCode code) { return static_cast<int>(code); }
+inline int to_int(ExitCode code) {
+  return static_cast<int>(code);
+}
 
 } // namespace labctl

@@ -8,7 +8,9 @@ void install_interrupt_handlers();
 
 // The signal received, or 0.
 int interrupt_signal();
-inline bool interrupted() { return interrupt_signal() != 0; }
+inline bool interrupted() {
+  return interrupt_signal() != 0;
+}
 
 // A file descriptor that becomes readable once a signal arrived (for poll()).
 int interrupt_fd();

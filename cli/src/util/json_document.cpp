@@ -101,8 +101,8 @@ private:
     } else if (c == '"') {
       string_token();
     } else {
-      while (m_pos < m_text.size() && std::string_view(",]} \t\r\n").find(m_text[m_pos]) ==
-                                          std::string_view::npos)
+      while (m_pos < m_text.size() &&
+             std::string_view(",]} \t\r\n").find(m_text[m_pos]) == std::string_view::npos)
         ++m_pos;
     }
   }
@@ -168,7 +168,8 @@ Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string na
     doc.m_root = Json::parse(text);
   } catch (const Json::parse_error& e) {
     size_t offset = std::min(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
+    int line = 1 + static_cast<int>(
+                       std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
     size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
     size_t column = line_start == std::string::npos ? offset + 1 : offset - line_start;
     std::string what = e.what();
@@ -220,7 +221,9 @@ JsonObjectReader::JsonObjectReader(const JsonDocument& doc, JsonPointer at)
   }
 }
 
-bool JsonObjectReader::has(const std::string& key) const { return m_object.contains(key); }
+bool JsonObjectReader::has(const std::string& key) const {
+  return m_object.contains(key);
+}
 
 void JsonObjectReader::fail(const std::string& key, const std::string& problem) const {
   json_fail(m_doc, m_at / key, fmt::format("key '{}': {}", key, problem));

@@ -20,8 +20,8 @@ void setup_logging(Verbosity verbosity) {
     logger = std::make_shared<spdlog::logger>(
         "labctl", std::make_shared<spdlog::sinks::ansicolor_stderr_sink_mt>());
   else
-    logger = std::make_shared<spdlog::logger>(
-        "labctl", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger = std::make_shared<spdlog::logger>("labctl",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern(verbosity == Verbosity::verbose ? "labctl: %^%l%$: [%H:%M:%S.%e] %v"
                                                       : "labctl: %^%v%$");
   switch (verbosity) {

@@ -94,8 +94,8 @@ struct ChildSetup : bp::extend::handler {
 
 // The inherited environment with `overrides` set, as "KEY=value" strings. Built by hand:
 // Boost.Process's environment lookup reads past the end of shorter entries (ASan finds it).
-std::vector<std::string> child_environment(
-    const std::vector<std::pair<std::string, std::string>>& overrides) {
+std::vector<std::string>
+child_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::string> out;
   for (char** e = environ; *e; ++e) {
     std::string_view entry(*e);
@@ -151,18 +151,17 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
   setup.parent = ::getpid();
   setup.env = envp.empty() ? nullptr : envp.data();
 
-
   std::error_code ec;
   bp::child child;
   try {
     // Boost's stream redirections are compile-time types, so build each combination here.
-    int in_fd = spec.in == Stream::pipe ? in.read
+    int in_fd = spec.in == Stream::pipe   ? in.read
                 : spec.in == Stream::null ? ::open("/dev/null", O_RDONLY | O_CLOEXEC)
                                           : STDIN_FILENO;
-    int out_fd = spec.out == Stream::pipe ? out.write
+    int out_fd = spec.out == Stream::pipe   ? out.write
                  : spec.out == Stream::null ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
                                             : STDOUT_FILENO;
-    int err_fd = spec.merge_stderr         ? out_fd
+    int err_fd = spec.merge_stderr          ? out_fd
                  : spec.err == Stream::pipe ? err.write
                  : spec.err == Stream::null ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
                                             : STDERR_FILENO;
@@ -176,14 +175,14 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
     if (spec.err == Stream::null && !spec.merge_stderr)
       ::close(err_fd);
     auto start_dir = spec.cwd.empty() ? std::filesystem::current_path() : spec.cwd;
-    child = bp::child(bp::exe = exe.string(), bp::args = args, bp::std_in < fin,
-                      bp::std_out > fout, bp::std_err > ferr, bp::start_dir = start_dir.string(),
-                      setup, ec);
+    child = bp::child(bp::exe = exe.string(), bp::args = args, bp::std_in<fin, bp::std_out> fout,
+                      bp::std_err > ferr, bp::start_dir = start_dir.string(), setup, ec);
     std::fclose(fin);
     std::fclose(fout);
     std::fclose(ferr);
   } catch (const std::exception& e) {
-    return Error{ExitCode::environment, fmt::format("{}: cannot start: {}", spec.argv[0], e.what())};
+    return Error{ExitCode::environment,
+                 fmt::format("{}: cannot start: {}", spec.argv[0], e.what())};
   }
   if (ec)
     return Error{ExitCode::environment,
@@ -218,7 +217,9 @@ Process::~Process() {
   close_fd(m_err);
 }
 
-void Process::close_stdin() { close_fd(m_in); }
+void Process::close_stdin() {
+  close_fd(m_in);
+}
 
 std::optional<ExitStatus> Process::try_wait() {
   if (m_status)
@@ -290,8 +291,8 @@ ExitStatus Process::terminate(std::chrono::milliseconds grace) {
 Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
                               std::string input) {
   if (interrupted())
-    return Error{ExitCode::interrupted,
-                 fmt::format("{}: not started: interrupted", spec.argv.empty() ? "" : spec.argv[0])};
+    return Error{ExitCode::interrupted, fmt::format("{}: not started: interrupted",
+                                                    spec.argv.empty() ? "" : spec.argv[0])};
   spec.in = input.empty() ? Stream::null : Stream::pipe;
   spec.out = Stream::pipe;
   if (!spec.merge_stderr)
@@ -337,7 +338,8 @@ Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeou
       i_in = n;
       fds[n++] = {child.stdin_fd(), POLLOUT, 0};
     }
-    int r = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::min<long>(left.count(), 1000)));
+    int r =
+        ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::min<long>(left.count(), 1000)));
     if (r < 0 && errno != EINTR)
       break;
     char buf[65536];

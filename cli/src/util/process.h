@@ -20,7 +20,7 @@ enum class Stream { inherit, pipe, null };
 // Everything needed to start a child: an argv, never a shell string.
 struct ProcessSpec {
   std::vector<std::string> argv;
-  std::filesystem::path cwd; // empty: inherit
+  std::filesystem::path cwd;                            // empty: inherit
   std::vector<std::pair<std::string, std::string>> env; // added to the inherited environment
   Stream in = Stream::null;
   Stream out = Stream::pipe;
@@ -32,8 +32,8 @@ struct ProcessSpec {
 
 // How a child ended.
 struct ExitStatus {
-  int code = -1;   // exit code, or -1 when killed by a signal
-  int signal = 0;  // the terminating signal, or 0
+  int code = -1;  // exit code, or -1 when killed by a signal
+  int signal = 0; // the terminating signal, or 0
   bool success() const { return code == 0; }
   std::string describe() const;
 };

@@ -16,11 +16,15 @@ struct Error {
   std::string message;
 };
 
-inline Error bad_input(std::string message) { return {ExitCode::bad_input, std::move(message)}; }
+inline Error bad_input(std::string message) {
+  return {ExitCode::bad_input, std::move(message)};
+}
 inline Error environment_error(std::string message) {
   return {ExitCode::environment, std::move(message)};
 }
-inline Error failure(std::string message) { return {ExitCode::failed, std::move(message)}; }
+inline Error failure(std::string message) {
+  return {ExitCode::failed, std::move(message)};
+}
 
 // Thrown for errors that end the command; main() turns it into one message and the exit code.
 class FatalError : public std::runtime_error {
@@ -69,6 +73,8 @@ private:
 
 struct Unit {};
 using Status = Result<Unit>;
-inline Status ok_status() { return Unit{}; }
+inline Status ok_status() {
+  return Unit{};
+}
 
 } // namespace labctl

@@ -64,7 +64,9 @@ std::vector<std::string> as_kmsg(const std::vector<std::string>& console) {
   return records;
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 std::string last_line(const std::string& text) {
   std::string t = text;
   if (!t.empty() && t.back() == '\n')
@@ -261,10 +263,13 @@ TEST(FaultScannerSynthesized, TruncatedReportIsClosedByFlush) {
 
 // Formats this kernel prints that the recorded logs do not cover.
 
-std::vector<KernelFault> scan_text(const std::string& text) { return scan(lines_of(text)); }
+std::vector<KernelFault> scan_text(const std::string& text) {
+  return scan(lines_of(text));
+}
 
 TEST(FaultScannerFormats, SleepingFunctionCalledFromInvalidContext) {
-  auto faults = scan_text(R"([    5.100000] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580
+  auto faults = scan_text(
+      R"([    5.100000] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580
 [    5.100001] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 84, name: sh
 [    5.100002] preempt_count: 1, expected: 0
 [    5.100003] CPU: 0 PID: 84 Comm: sh Tainted: G           OE      6.1.0-56-amd64 #1  Debian 6.1.192-2
@@ -306,7 +311,8 @@ TEST(FaultScannerFormats, SchedulingWhileAtomicAndSpinlock) {
 }
 
 TEST(FaultScannerFormats, GeneralProtectionFault) {
-  auto faults = scan_text(R"([    7.0] general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI
+  auto faults = scan_text(
+      R"([    7.0] general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI
 [    7.0] CPU: 0 PID: 84 Comm: sh Tainted: G           OE      6.1.0-56-amd64 #1
 [    7.0] RIP: 0010:labctl_fault_write+0x10/0x20 [labctl_fault]
 [    7.0] Call Trace:
@@ -402,7 +408,8 @@ Disabling lock debugging due to kernel taint
 }
 
 TEST(FaultScannerFormats, Ubsan) {
-  auto faults = scan_text(R"([    8.0] ================================================================================
+  auto faults = scan_text(
+      R"([    8.0] ================================================================================
 [    8.0] UBSAN: array-index-out-of-bounds in /tmp/kt/labctl_fault/labctl_fault.c:95:14
 [    8.0] index 8 is out of range for type 'int [4]'
 [    8.0] Call Trace:

@@ -150,11 +150,12 @@ TEST_F(GuestAgent, BackgroundProcessesDoNotHoldTheAnswer) {
 
 TEST_F(GuestAgent, KernelRecordsSinceThePreviousAnswer) {
   append_kmsg("6,1,100,-;before the first request\n");
-  EXPECT_EQ(request("RUN", "true").kmsg, std::vector<std::string>{"6,1,100,-;before the first request"});
+  EXPECT_EQ(request("RUN", "true").kmsg,
+            std::vector<std::string>{"6,1,100,-;before the first request"});
   EXPECT_TRUE(request("RUN", "true").kmsg.empty());
   append_kmsg("6,2,200,-;two\n6,3,300,-;three\n 6,4,400,-;half a rec");
-  EXPECT_EQ(request("KMSG").kmsg,
-            (std::vector<std::string>{"6,2,200,-;two", "6,3,300,-;three", " 6,4,400,-;half a rec"}));
+  EXPECT_EQ(request("KMSG").kmsg, (std::vector<std::string>{"6,2,200,-;two", "6,3,300,-;three",
+                                                            " 6,4,400,-;half a rec"}));
   append_kmsg("ord\n");
   EXPECT_EQ(request("KMSG").kmsg, std::vector<std::string>{"ord"});
 }
@@ -163,7 +164,8 @@ TEST_F(GuestAgent, PartialRecordWaitsForItsEnd) {
   append_kmsg("6,5,500,-;written in two pie");
   EXPECT_TRUE(request("RUN", "true").kmsg.empty());
   append_kmsg("ces\n");
-  EXPECT_EQ(request("RUN", "true").kmsg, std::vector<std::string>{"6,5,500,-;written in two pieces"});
+  EXPECT_EQ(request("RUN", "true").kmsg,
+            std::vector<std::string>{"6,5,500,-;written in two pieces"});
 }
 
 TEST_F(GuestAgent, BadCommandTextRunsNothing) {

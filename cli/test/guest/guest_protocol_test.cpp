@@ -38,15 +38,16 @@ std::string base64_lines(std::string_view bytes) {
   return out;
 }
 
-std::string crc_hex(std::string_view bytes) { return fmt::format("{:08x}", crc32(bytes)); }
+std::string crc_hex(std::string_view bytes) {
+  return fmt::format("{:08x}", crc32(bytes));
+}
 
 // An answer exactly as initrd/agent.sh writes it.
 std::string agent_answer(const std::string& nonce, std::string_view out, std::string_view err,
-                         const std::vector<std::string>& kmsg = {},
-                         const std::string& exit = "0", const std::string& how = "-") {
-  std::string a = "\n=" + nonce + "=O=" + crc_hex(out) + "\n" + base64_lines(out) + "=" +
-                  nonce + "=E=" + crc_hex(err) + "\n" + base64_lines(err) + "=" + nonce +
-                  "=K=\n";
+                         const std::vector<std::string>& kmsg = {}, const std::string& exit = "0",
+                         const std::string& how = "-") {
+  std::string a = "\n=" + nonce + "=O=" + crc_hex(out) + "\n" + base64_lines(out) + "=" + nonce +
+                  "=E=" + crc_hex(err) + "\n" + base64_lines(err) + "=" + nonce + "=K=\n";
   for (const auto& record : kmsg)
     a += record + "\n";
   if (!kmsg.empty())
@@ -81,8 +82,8 @@ TEST(GuestProtocol, RequestLines) {
   std::string line = encode_request("RUN", k_nonce, 5, command);
   EXPECT_EQ(line.find('\n'), line.size() - 1);
   std::string decoded;
-  ASSERT_TRUE(decode_base64(line.substr(line.rfind(' ') + 1, line.size() - line.rfind(' ') - 2),
-                            decoded));
+  ASSERT_TRUE(
+      decode_base64(line.substr(line.rfind(' ') + 1, line.size() - line.rfind(' ') - 2), decoded));
   EXPECT_EQ(decoded, command);
 }
 
@@ -118,9 +119,9 @@ TEST(GuestResponseDecoder, DecodesAWholeAnswer) {
 }
 
 TEST(GuestResponseDecoder, SplitAtEveryByteBoundary) {
-  std::string answer = agent_answer(k_nonce, all_byte_values(), "e\x01rr",
-                                    {"4,1,2,-;a record", "6,2,3,-;ctl\\x01x", " SUBSYSTEM=x"},
-                                    "137", "T");
+  std::string answer =
+      agent_answer(k_nonce, all_byte_values(), "e\x01rr",
+                   {"4,1,2,-;a record", "6,2,3,-;ctl\\x01x", " SUBSYSTEM=x"}, "137", "T");
   for (size_t cut = 0; cut <= answer.size(); ++cut) {
     ResponseDecoder decoder(k_nonce);
     size_t used = decoder.feed(std::string_view(answer).substr(0, cut));
@@ -289,10 +290,12 @@ TEST(GuestResponseDecoder, AgentDeathIsReportedAtOnce) {
   decoder.require_streams();
   std::string answer = agent_answer(k_nonce, "partial output", "");
   // The agent died in the middle of its answer; init reports it on a line of its own.
-  decoder.feed(answer.substr(0, answer.find("=" + k_nonce + "=E=")) + "\n=b0075eedb0075eed=AGENT=137\n");
+  decoder.feed(answer.substr(0, answer.find("=" + k_nonce + "=E=")) +
+               "\n=b0075eedb0075eed=AGENT=137\n");
   EXPECT_TRUE(decoder.failed());
   EXPECT_TRUE(decoder.agent_died());
-  EXPECT_NE(decoder.error().find("the guest agent died (killed by signal 9; init restarts it)"), std::string::npos)
+  EXPECT_NE(decoder.error().find("the guest agent died (killed by signal 9; init restarts it)"),
+            std::string::npos)
       << decoder.error();
   EXPECT_NE(decoder.error().find("init restarts it"), std::string::npos);
   // Before any answer, too; another boot nonce is just noise.
@@ -306,8 +309,8 @@ TEST(GuestResponseDecoder, AgentDeathIsReportedAtOnce) {
 }
 
 TEST(GuestResponseDecoder, KmsgAndPingAnswers) {
-  auto kmsg = decode_whole("\n=" + k_nonce + "=K=\n6,1,2,-;one\n6,2,3,-;two\n\n=" + k_nonce +
-                           "=X=0=-\n");
+  auto kmsg =
+      decode_whole("\n=" + k_nonce + "=K=\n6,1,2,-;one\n6,2,3,-;two\n\n=" + k_nonce + "=X=0=-\n");
   EXPECT_EQ(kmsg.kmsg, (std::vector<std::string>{"6,1,2,-;one", "6,2,3,-;two"}));
   auto ping = decode_whole("\n=" + k_nonce + "=X=0=-\n");
   EXPECT_EQ(ping.exit_code, 0);

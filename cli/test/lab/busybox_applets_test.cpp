@@ -45,7 +45,8 @@ TEST(BusyboxApplets, MissingBusyboxIsAnEnvironmentError) {
 
 TEST(BusyboxApplets, BusyboxWithoutListFullIsAnEnvironmentError) {
   test::ScratchDir dir;
-  fs::path fake = dir.write("busybox", "#!/bin/sh\necho \"--list-full: applet not found\" >&2\nexit 1\n");
+  fs::path fake =
+      dir.write("busybox", "#!/bin/sh\necho \"--list-full: applet not found\" >&2\nexit 1\n");
   fs::permissions(fake, fs::perms(0755));
   auto r = busybox_applets(fake);
   ASSERT_FALSE(r.ok());

@@ -72,8 +72,8 @@ TEST(InitScript, PlaceholderLineIsReplacedAndTheRestKept) {
 }
 
 TEST(InitScript, TemplateWithoutExactlyOnePlaceholder) {
-  for (const char* tmpl : {"#!/bin/sh\n", "echo @LABCTL_MODULES@\n",
-                           "@LABCTL_MODULES@\n@LABCTL_MODULES@\n"}) {
+  for (const char* tmpl :
+       {"#!/bin/sh\n", "echo @LABCTL_MODULES@\n", "@LABCTL_MODULES@\n@LABCTL_MODULES@\n"}) {
     auto script = render_init_script(tmpl, {});
     ASSERT_FALSE(script.ok()) << tmpl;
     EXPECT_EQ(script.error().code, ExitCode::environment);

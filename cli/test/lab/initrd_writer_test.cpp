@@ -76,7 +76,8 @@ TEST(InitrdWriter, RoundTripsNamesModesTypesContentsAndTargets) {
   for (const auto& e : entries)
     names.push_back(e.path);
   // Sorted, parents first, the implicit /bin and /etc included.
-  EXPECT_THAT(names, ElementsAre("bin", "bin/busybox", "bin/sh", "etc", "etc/motd", "init", "proc"));
+  EXPECT_THAT(names,
+              ElementsAre("bin", "bin/busybox", "bin/sh", "etc", "etc/motd", "init", "proc"));
   EXPECT_EQ(entries[0].type, AE_IFDIR);
   EXPECT_EQ(entries[0].perm, 0755u);
   EXPECT_EQ(entries[1].type, AE_IFREG);
@@ -109,9 +110,9 @@ TEST(InitrdWriter, ArchiveEndsRightAfterTheTrailer) {
 }
 
 TEST(InitrdWriter, EachCompressionReadsBack) {
-  for (auto [c, filter] : {std::pair{InitrdCompression::none, "none"},
-                           std::pair{InitrdCompression::gzip, "gzip"},
-                           std::pair{InitrdCompression::zstd, "zstd"}}) {
+  for (auto [c, filter] :
+       {std::pair{InitrdCompression::none, "none"}, std::pair{InitrdCompression::gzip, "gzip"},
+        std::pair{InitrdCompression::zstd, "zstd"}}) {
     auto packed = sample().pack(c);
     ASSERT_TRUE(packed.ok()) << initrd_compression_name(c) << ": " << packed.error().message;
     std::string seen;
@@ -147,8 +148,9 @@ TEST(InitrdWriter, SameEntriesGiveIdenticalBytesWhateverTheOrder) {
 
 TEST(InitrdWriter, InvalidPathsAreBadInput) {
   InitrdWriter w;
-  for (const std::string& path : std::vector<std::string>{"", "init", "/", "/a/../b", "/a/./b", "/..", "/a//b", "/a/",
-                           std::string("/a\0b", 4), "/" + std::string(5000, 'x')}) {
+  for (const std::string& path :
+       std::vector<std::string>{"", "init", "/", "/a/../b", "/a/./b", "/..", "/a//b", "/a/",
+                                std::string("/a\0b", 4), "/" + std::string(5000, 'x')}) {
     auto r = w.add_file(path, "x");
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_EQ(r.error().code, ExitCode::bad_input);
@@ -180,9 +182,9 @@ TEST(InitrdWriter, HostFileKeepsItsModeUnlessOneIsGiven) {
   InitrdWriter w;
   ASSERT_TRUE(w.add_file_from_disk("/usr/bin/probe.sh", script).ok());
   ASSERT_TRUE(w.add_file_from_disk("/etc/probe.conf", script, 0600).ok());
-  EXPECT_THAT(w.listing(), ElementsAre("drwxr-xr-x 0 /etc", "-rw------- 11 /etc/probe.conf",
-                                       "drwxr-xr-x 0 /usr", "drwxr-xr-x 0 /usr/bin",
-                                       "-rwxr-x--- 11 /usr/bin/probe.sh"));
+  EXPECT_THAT(w.listing(),
+              ElementsAre("drwxr-xr-x 0 /etc", "-rw------- 11 /etc/probe.conf", "drwxr-xr-x 0 /usr",
+                          "drwxr-xr-x 0 /usr/bin", "-rwxr-x--- 11 /usr/bin/probe.sh"));
 }
 
 TEST(InitrdWriter, LaterEntryForTheSamePathWins) {
@@ -226,7 +228,8 @@ TEST(InitrdWriter, TrailerNameIsRefusedBecauseItWouldEndTheArchive) {
   auto s = w.add_file("/TRAILER!!!", "x");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ExitCode::bad_input);
-  EXPECT_NE(s.error().message.find("end of a cpio archive"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("end of a cpio archive"), std::string::npos)
+      << s.error().message;
   EXPECT_FALSE(w.add_file("/TRAILER!!!/x", "x").ok()) << "its parent would be added";
   EXPECT_TRUE(w.add_file("/etc/TRAILER!!!", "x").ok()) << "only the top-level name is special";
   EXPECT_EQ(w.size(), 2u); // /etc and /etc/TRAILER!!!

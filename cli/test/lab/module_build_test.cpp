@@ -27,8 +27,10 @@ struct FakeKbuild : test::ScratchDir {
     write("module/fake.c", "/* never compiled */\n");
   }
   ModuleBuildRequest request(const fs::path& cache) const {
-    return {path() / "module", Kernel{.version = "6.1.0-fake", .build_dir = path() / "kernel"},
-            cache, {}};
+    return {path() / "module",
+            Kernel{.version = "6.1.0-fake", .build_dir = path() / "kernel"},
+            cache,
+            {}};
   }
   std::vector<fs::path> temps(const fs::path& cache) const {
     std::vector<fs::path> found;
@@ -111,8 +113,8 @@ TEST(ModuleBuild, ASignalWhileWaitingForAnotherBuildOfTheSameModuleStopsTheWait)
   auto key = module_cache_key(host.request(cache));
   ASSERT_TRUE(key.ok());
   fs::create_directories(cache / "modules");
-  int fd = ::open((cache / "modules" / (*key + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
-                  0600);
+  int fd =
+      ::open((cache / "modules" / (*key + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0); // "another labctl" builds this module
   install_interrupt_handlers();
@@ -130,7 +132,6 @@ TEST(MapCompilerOutput, RewritesTheBuildCopyToTheUsersFolder) {
                                  "/proc/9/fd/5", "/home/u/my mod");
   EXPECT_EQ(out, "/home/u/my mod/a.c:3:1: error: x\n");
 }
-
 
 // tests/data/kbuild/README.md: a real .a.o.cmd and modules.order of Debian's 6.1 kbuild.
 TEST(ParseKbuildCmd, ListsTheSourceAndEveryHeaderWithoutConfigWildcards) {

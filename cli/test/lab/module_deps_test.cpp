@@ -128,11 +128,17 @@ TEST(ModuleDeps, ResolvesVirtioConsoleOnTheRealKernel) {
   for (const auto& rel : *r) {
     auto bytes = load_module_file(dir / rel);
     ASSERT_TRUE(bytes.ok()) << bytes.error().message;
-    EXPECT_EQ(bytes->substr(0, 4), "\x7f" "ELF");
+    EXPECT_EQ(bytes->substr(0, 4), "\x7f"
+                                   "ELF");
   }
 }
 
-std::string fake_module() { return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(5000, 'm'); }
+std::string fake_module() {
+  return std::string("\x7f"
+                     "ELF\x02\x01\x01",
+                     7) +
+         std::string(5000, 'm');
+}
 
 TEST(ModuleDeps, LoadModuleFileDecompresses) {
   test::ScratchDir dir;
@@ -147,8 +153,8 @@ TEST(ModuleDeps, LoadModuleFileDecompresses) {
   std::string zst(ZSTD_compressBound(ko.size()), '\0');
   zst.resize(ZSTD_compress(zst.data(), zst.size(), ko.data(), ko.size(), 3));
 
-  for (auto [name, bytes] : {std::pair{"m.ko", ko}, std::pair{"m.ko.xz", xz},
-                             std::pair{"m.ko.zst", zst}}) {
+  for (auto [name, bytes] :
+       {std::pair{"m.ko", ko}, std::pair{"m.ko.xz", xz}, std::pair{"m.ko.zst", zst}}) {
     auto loaded = load_module_file(dir.write(name, bytes));
     ASSERT_TRUE(loaded.ok()) << name << ": " << loaded.error().message;
     EXPECT_TRUE(*loaded == ko) << name;
@@ -163,7 +169,9 @@ TEST(ModuleDeps, LoadModuleFileRejectsNonModules) {
   auto missing = load_module_file(dir.path() / "missing.ko");
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.error().message, HasSubstr("missing.ko"));
-  auto cut = load_module_file(dir.write("cut.ko.xz", std::string("\xfd" "7zXZ\0\0\x01", 8)));
+  auto cut = load_module_file(dir.write("cut.ko.xz", std::string("\xfd"
+                                                                 "7zXZ\0\0\x01",
+                                                                 8)));
   ASSERT_FALSE(cut.ok());
   EXPECT_THAT(cut.error().message, HasSubstr("cut.ko.xz: xz stream"));
 }

@@ -20,7 +20,8 @@ TEST(Profile, ShippedDefaultLoads) {
 
 TEST(Profile, ExplicitKernelPathsAreRelativeToTheFile) {
   test::ScratchDir dir;
-  auto file = dir.write("p.json", R"({"kernel": {"image": "k/bzImage", "build": "/kb"}, "accel": "tcg"})");
+  auto file =
+      dir.write("p.json", R"({"kernel": {"image": "k/bzImage", "build": "/kb"}, "accel": "tcg"})");
   auto p = load_profile(file);
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_FALSE(p->kernel_auto);
@@ -61,7 +62,8 @@ TEST(Profile, QemuArgsThatListenAreBadInputNamingFileLineAndKey) {
   EXPECT_NE(p.error().message.find(file.string() + ":3: key 'qemu_args': \"-gdb\""),
             std::string::npos)
       << p.error().message;
-  auto fine = load_profile(dir.write("ok.json", "{\"qemu_args\": [\"-device\", \"virtio-rng-pci\"]}"));
+  auto fine =
+      load_profile(dir.write("ok.json", "{\"qemu_args\": [\"-device\", \"virtio-rng-pci\"]}"));
   ASSERT_TRUE(fine.ok()) << fine.error().message;
   EXPECT_EQ(fine->qemu_args.size(), 2u);
 }
@@ -147,8 +149,8 @@ TEST(Profile, KeyGivenTwiceIsBadInputNamingTheSecond) {
   EXPECT_EQ(p.error().message,
             "p.json:4: key 'memory' given twice (first on line 2); JSON would keep only the last "
             "value");
-  auto nested = parse_profile("{\"kernel\": {\"image\": \"a\",\n \"image\": \"b\", \"build\": \"c\"}}",
-                              "k.json");
+  auto nested = parse_profile(
+      "{\"kernel\": {\"image\": \"a\",\n \"image\": \"b\", \"build\": \"c\"}}", "k.json");
   ASSERT_FALSE(nested.ok());
   EXPECT_NE(nested.error().message.find("k.json:2: key 'image' given twice"), std::string::npos)
       << nested.error().message;

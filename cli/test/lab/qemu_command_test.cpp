@@ -7,7 +7,8 @@
 namespace labctl {
 namespace {
 
-bool has_pair(const std::vector<std::string>& argv, const std::string& opt, const std::string& val) {
+bool has_pair(const std::vector<std::string>& argv, const std::string& opt,
+              const std::string& val) {
   for (size_t i = 0; i + 1 < argv.size(); ++i)
     if (argv[i] == opt && argv[i + 1] == val)
       return true;
@@ -72,12 +73,14 @@ TEST(QemuCommand, GdbStubIsAUnixSocketServerAndNothingListensOnTcp) {
   l.gdb_socket = "/tmp/x/gdb.sock";
   l.gdb_wait = true;
   auto argv = qemu_argv(l);
-  EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off"));
+  EXPECT_TRUE(
+      has_pair(argv, "-chardev", "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off"));
   EXPECT_TRUE(has_pair(argv, "-gdb", "chardev:labctl-gdb"));
   EXPECT_NE(std::find(argv.begin(), argv.end(), "-S"), argv.end());
   // QEMU creates chardevs in order: the stub's socket exists once labctl has accepted the
   // control and QMP connections, so labctl can chmod it then.
-  auto gdb = std::find(argv.begin(), argv.end(), "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off");
+  auto gdb = std::find(argv.begin(), argv.end(),
+                       "socket,id=labctl-gdb,path=/tmp/x/gdb.sock,server=on,wait=off");
   auto ctl = std::find(argv.begin(), argv.end(), "socket,id=labctl-ctl,path=/tmp/x/control.sock");
   EXPECT_LT(gdb, ctl);
   for (const auto& arg : argv) {
@@ -89,12 +92,13 @@ TEST(QemuCommand, GdbStubIsAUnixSocketServerAndNothingListensOnTcp) {
     EXPECT_EQ(arg.find("websocket"), std::string::npos) << arg;
   }
   // Only one socket QEMU serves, the stub's; labctl's own listen in the same folder.
-  EXPECT_EQ(std::count_if(argv.begin(), argv.end(),
-                          [](const std::string& a) { return a.find("server") != std::string::npos; }),
-            1);
+  EXPECT_EQ(
+      std::count_if(argv.begin(), argv.end(),
+                    [](const std::string& a) { return a.find("server") != std::string::npos; }),
+      1);
   // No option that opens a monitor, display server or network of QEMU's own.
-  for (auto opt : {"-monitor", "-qmp", "-qmp-pretty", "-vnc", "-spice", "-s", "-incoming",
-                   "-net", "-nic", "-netdev"})
+  for (auto opt : {"-monitor", "-qmp", "-qmp-pretty", "-vnc", "-spice", "-s", "-incoming", "-net",
+                   "-nic", "-netdev"})
     EXPECT_EQ(std::find(argv.begin(), argv.end(), opt), argv.end()) << opt;
   EXPECT_EQ(std::count(argv.begin(), argv.end(), "-serial"), 2);
   EXPECT_TRUE(has_pair(argv, "-display", "none"));
@@ -113,7 +117,8 @@ TEST(QemuCommand, CommasInSocketPathsAreDoubledForQemu) {
   l.gdb_socket = "/tmp/a,b/gdb.sock";
   l.control_socket = "/tmp/a,b/control.sock";
   auto argv = qemu_argv(l);
-  EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-gdb,path=/tmp/a,,b/gdb.sock,server=on,wait=off"));
+  EXPECT_TRUE(has_pair(argv, "-chardev",
+                       "socket,id=labctl-gdb,path=/tmp/a,,b/gdb.sock,server=on,wait=off"));
   EXPECT_TRUE(has_pair(argv, "-chardev", "socket,id=labctl-ctl,path=/tmp/a,,b/control.sock"));
 }
 
@@ -140,7 +145,8 @@ TEST(QemuCommand, ProfileArgsThatListenAreFoundAndOrdinaryOnesAreNot) {
                                   "vfio-pci,host=01:00.0", "-netdev", "user,id=n", "-object",
                                   "memory-backend-ram,id=m,size=64M"}),
             "");
-  EXPECT_EQ(qemu_listener_option({"-vnc", ":0"}), "\"-vnc\" opens a monitor, debugger or display port");
+  EXPECT_EQ(qemu_listener_option({"-vnc", ":0"}),
+            "\"-vnc\" opens a monitor, debugger or display port");
 }
 
 TEST(QemuCommand, EachTracePatternIsOneOptionAndTheFileIsNamedOnce) {
@@ -159,7 +165,8 @@ TEST(QemuCommand, EachTracePatternIsOneOptionAndTheFileIsNamedOnce) {
 TEST(QemuCommand, CmdlineCarriesNonceThenProfile) {
   Profile p;
   p.cmdline = "quiet loglevel=3";
-  EXPECT_EQ(kernel_cmdline(p, "abc123", false), "console=ttyS0 panic=-1 labctl.boot=abc123 quiet loglevel=3");
+  EXPECT_EQ(kernel_cmdline(p, "abc123", false),
+            "console=ttyS0 panic=-1 labctl.boot=abc123 quiet loglevel=3");
   EXPECT_NE(kernel_cmdline(p, "abc123", true).find("nokaslr"), std::string::npos);
 }
 

@@ -325,8 +325,8 @@ TEST_F(ScenarioLoad, FilesThatWouldReplaceWhatLabctlsInitReliesOnAreRefused) {
 }
 
 TEST_F(ScenarioLoad, ModuleParamsThatDoNotSplitAreRefusedWithTheirLine) {
-  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": \"a='x y\"}\n]}", 3,
-               "key 'params': unterminated ' in module params \"a='x y\"");
+  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": \"a='x y\"}\n]}",
+               3, "key 'params': unterminated ' in module params \"a='x y\"");
   expect_error_containing(
       "{\"modules\": [\n  {\"path\": \"../kmod/alpha\", \"params\": \"a=\\\"x\"}\n]}", 2,
       "key 'params': unterminated \"");
@@ -362,8 +362,9 @@ TEST_F(ScenarioLoad, ParamsPerModuleAndLoadChoiceAreReadWithTheirLines) {
 
   expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": {\"a\": 1}}\n]}",
                3, "key 'a': expected a string (the module's insmod parameters), got number");
-  expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": {\"a\": \"x='y\"}}\n]}",
-               3, "key 'a': unterminated ' in module params \"x='y\"");
+  expect_error(
+      "{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": {\"a\": \"x='y\"}}\n]}", 3,
+      "key 'a': unterminated ' in module params \"x='y\"");
   expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"params\": [\"a=1\"]}\n]}", 3,
                "key 'params': expected a string or an object keyed by module name, got array");
   expect_error("{\"modules\": [\n  {\"path\": \"../kmod/alpha\",\n   \"load\": \"alpha\"}\n]}", 3,
@@ -453,8 +454,9 @@ TEST_F(GuestModulesOf, LoadChoosesWhatLoadsAndInWhichOrder) {
   m.load = std::vector<ModuleChoice>{{"nope", "", "s.json:4: key 'load': entry 1"}};
   auto unknown = guest_modules_of(m, ko);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().message,
-            "s.json:4: key 'load': entry 1: /src/chain builds no module 'nope' (it builds zbase, amid)");
+  EXPECT_EQ(
+      unknown.error().message,
+      "s.json:4: key 'load': entry 1: /src/chain builds no module 'nope' (it builds zbase, amid)");
 }
 
 TEST_F(ScenarioLoad, KeyGivenTwiceIsRefusedNamingTheSecond) {

@@ -37,7 +37,9 @@ uint64_t get_le(std::string_view s, size_t offset, size_t size) {
 // some filler, and a section header table at the end like vmlinux has.
 std::string make_elf(bool pvh = true) {
   std::string elf;
-  elf.append("\x7f" "ELF", 4);
+  elf.append("\x7f"
+             "ELF",
+             4);
   elf += '\x02'; // 64-bit
   elf += '\x01'; // little-endian
   elf += '\x01'; // version
@@ -61,8 +63,8 @@ std::string make_elf(bool pvh = true) {
     elf += "kernel text " + std::to_string(i) + "\n";
   size_t shoff = elf.size();
   elf.resize(shoff + 2 * 64, '\0');
-  put_le(elf, shoff + 64 + 4, 1, 4);             // section 1: SHT_PROGBITS
-  put_le(elf, shoff + 64 + 24, filler, 8);       // sh_offset
+  put_le(elf, shoff + 64 + 4, 1, 4);               // section 1: SHT_PROGBITS
+  put_le(elf, shoff + 64 + 24, filler, 8);         // sh_offset
   put_le(elf, shoff + 64 + 32, shoff - filler, 8); // sh_size
   put_le(elf, 40, shoff, 8);
   put_le(elf, 60, 2, 2);
@@ -143,15 +145,17 @@ TEST(VmlinuxExtractor, DetectsCompressionByMagic) {
   EXPECT_EQ(detect_compression(gzip("x")), Compression::gzip);
   EXPECT_EQ(detect_compression(xz("x")), Compression::xz);
   EXPECT_EQ(detect_compression(zstd("x")), Compression::zstd);
-  EXPECT_EQ(detect_compression("\x7f" "ELF"), Compression::none);
+  EXPECT_EQ(detect_compression("\x7f"
+                               "ELF"),
+            Compression::none);
   EXPECT_EQ(detect_compression(""), Compression::none);
 }
 
 TEST(VmlinuxExtractor, DecompressRoundTripsAndIgnoresTrailingBytes) {
   std::string data = random_bytes(3 << 20, 7) + std::string(1 << 20, 'a');
-  for (auto [c, packed] : {std::pair{Compression::gzip, gzip(data)},
-                           std::pair{Compression::xz, xz(data)},
-                           std::pair{Compression::zstd, zstd(data)}}) {
+  for (auto [c, packed] :
+       {std::pair{Compression::gzip, gzip(data)}, std::pair{Compression::xz, xz(data)},
+        std::pair{Compression::zstd, zstd(data)}}) {
     auto out = decompress(packed + "trailing garbage", c, 64 << 20);
     ASSERT_TRUE(out.ok()) << compression_name(c) << ": " << out.error().message;
     EXPECT_TRUE(*out == data) << compression_name(c);
@@ -161,9 +165,9 @@ TEST(VmlinuxExtractor, DecompressRoundTripsAndIgnoresTrailingBytes) {
 TEST(VmlinuxExtractor, DecompressReportsTruncationCorruptionAndSizeCap) {
   std::string data(4 << 20, 'z');
   data += random_bytes(1 << 20, 3);
-  for (auto [c, packed] : {std::pair{Compression::gzip, gzip(data)},
-                           std::pair{Compression::xz, xz(data)},
-                           std::pair{Compression::zstd, zstd(data)}}) {
+  for (auto [c, packed] :
+       {std::pair{Compression::gzip, gzip(data)}, std::pair{Compression::xz, xz(data)},
+        std::pair{Compression::zstd, zstd(data)}}) {
     std::string name(compression_name(c));
     auto cut = decompress(std::string_view(packed).substr(0, packed.size() / 2), c, 64 << 20);
     ASSERT_FALSE(cut.ok()) << name;
@@ -263,7 +267,8 @@ protected:
 TEST_F(VmlinuxRealKernel, ExtractsX86_64ElfWithPvhNote) {
   auto elf = extract_vmlinux(s_bzimage);
   ASSERT_TRUE(elf.ok()) << s_image << ": " << elf.error().message;
-  EXPECT_EQ(elf->substr(0, 4), "\x7f" "ELF");
+  EXPECT_EQ(elf->substr(0, 4), "\x7f"
+                               "ELF");
   EXPECT_EQ(get_le(*elf, 18, 2), 62u); // EM_X86_64
   EXPECT_TRUE(check_pvh_elf(*elf).ok());
   EXPECT_GT(elf->size(), s_bzimage.size());
@@ -307,9 +312,8 @@ TEST_F(VmlinuxRealKernel, CachesExtractedKernelAndReusesIt) {
   EXPECT_EQ(fs::last_write_time(second), mtime);
   EXPECT_EQ(inode_of(second), inode);
   // No temporary files are left behind.
-  EXPECT_EQ(std::distance(fs::directory_iterator(cache.path() / "vmlinux"),
-                          fs::directory_iterator()),
-            1);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(cache.path() / "vmlinux"), fs::directory_iterator()), 1);
 }
 
 TEST_F(VmlinuxRealKernel, TruncatedCacheEntryIsRebuilt) {

@@ -25,13 +25,13 @@ private:
 };
 
 mode_t mode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
   return st.st_mode;
 }
 
 ino_t inode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
   return st.st_ino;
 }

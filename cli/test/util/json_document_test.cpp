@@ -29,8 +29,8 @@ TEST(JsonDocument, DeepNestingIsBadInputNamingTheLine) {
 
 TEST(JsonDocument, KeyGivenTwiceIsBadInputNamingTheSecondLine) {
   // nlohmann keeps the last value: the first "steps" list would vanish without a word.
-  auto doc = JsonDocument::parse("{\n  \"steps\": [1],\n  \"x\": 2,\n  \"steps\": [3]\n}",
-                                 "s.json");
+  auto doc =
+      JsonDocument::parse("{\n  \"steps\": [1],\n  \"x\": 2,\n  \"steps\": [3]\n}", "s.json");
   ASSERT_FALSE(doc.ok());
   EXPECT_EQ(doc.error().code, ExitCode::bad_input);
   EXPECT_EQ(doc.error().message,
@@ -52,8 +52,8 @@ TEST(JsonDocument, KeyGivenTwiceIsFoundInNestedObjectsAndArrays) {
 }
 
 TEST(JsonDocument, SameKeyInDifferentObjectsIsFine) {
-  auto doc = JsonDocument::parse(R"({"a": {"run": 1}, "b": {"run": 2}, "c": [{"run": 3}, {"run": 4}]})",
-                                 "ok.json");
+  auto doc = JsonDocument::parse(
+      R"({"a": {"run": 1}, "b": {"run": 2}, "c": [{"run": 3}, {"run": 4}]})", "ok.json");
   EXPECT_TRUE(doc.ok()) << doc.error().message;
 }
 

@@ -5,7 +5,9 @@
 namespace labctl {
 namespace {
 
-TEST(ShellQuote, SafeWordsStayBare) { EXPECT_EQ(shell_quote("-kernel"), "-kernel"); }
+TEST(ShellQuote, SafeWordsStayBare) {
+  EXPECT_EQ(shell_quote("-kernel"), "-kernel");
+}
 
 TEST(ShellQuote, SpacesAndQuotesAreQuoted) {
   EXPECT_EQ(shell_quote("a b"), "'a b'");
