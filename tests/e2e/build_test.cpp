@@ -534,10 +534,15 @@ TEST_F(Build, WarningsGoToResultJsonAndWarningsErrorFailsBeforeBooting) {
   std::string where =
       (source_dir() / "tests/kmod/warning/warning.c").string() + ":12:13: warning: unused variable";
   EXPECT_NE(r.out.find("module tests/scenarios/../kmod/warning built with warnings (the scenario "
-                       "says \"warnings\": \"error\"):"),
+                       "says \"warnings\": \"error\")"),
             std::string::npos)
       << r.out;
+  // Under the FAIL line, once, at the user's file:line.
+  auto block = r.out.find("  module tests/scenarios/../kmod/warning built with warnings:\n    | ");
+  EXPECT_NE(block, std::string::npos) << r.out;
+  EXPECT_GT(block, r.out.find("FAIL  warnings-error")) << r.out;
   EXPECT_NE(r.out.find(where), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(where), r.out.rfind(where)) << r.out;
   EXPECT_FALSE(fs::exists(artifacts.path() / "warnings-error" / "console.log"))
       << "QEMU was started";
   auto result = read_file(artifacts.path() / "warnings-error" / "result.json");

@@ -110,6 +110,21 @@ TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
 // and folder order from /lib/modules/<release>/extra; modprobe, modprobe -r and modinfo work
 // in steps through the modules.dep made on the host. `labctl initrd` with the same scenario
 // and profile packs the very image run booted.
+TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
+  auto r = labctl(
+      {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/warnings-shown.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto pass = r.out.find("PASS  warnings-shown");
+  ASSERT_NE(pass, std::string::npos) << r.out;
+  std::string where =
+      (source_dir() / "tests/kmod/warning/warning.c").string() + ":12:13: warning: unused variable";
+  EXPECT_NE(
+      r.out.find("  module tests/scenarios/../kmod/warning built with warnings:\n    | ", pass),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(where, pass), std::string::npos) << r.out;
+}
+
 TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   TempDir dir("labctl-e2e-libmod");
   auto profile = dir.path() / "p.json";

@@ -126,6 +126,7 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
       if (tty)
         std::fprintf(stderr, "\r\033[K");
       std::puts(terminal_summary_line(report, color).c_str());
+      std::fputs(build_warnings_text(report).c_str(), stdout);
       if (report.verdict != "passed")
         std::fputs(failure_explanation(report).c_str(), stdout);
       std::fflush(stdout);

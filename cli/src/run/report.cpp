@@ -387,6 +387,14 @@ std::string terminal_summary_line(const ScenarioReport& report, bool color) {
   return fmt::format("{}{}{}  ({:.1f} s)", tag, padding, escape_bytes(report.name), report.seconds);
 }
 
+std::string build_warnings_text(const ScenarioReport& report) {
+  std::string out;
+  for (const auto& [folder, text] : report.build_warnings)
+    out += fmt::format("  module {} built with warnings:\n", escape_bytes(folder)) +
+           indent(printable_text(text), "    | ");
+  return out;
+}
+
 std::string failure_explanation(const ScenarioReport& report) {
   if (report.verdict == "passed")
     return {};

@@ -78,6 +78,11 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text);
 // "PASS  debugcon  (4.2 s)", "FAIL  ...", "ERROR ..."; ANSI colors when `color`.
 std::string terminal_summary_line(const ScenarioReport& report, bool color);
 
+// The build warnings of each module folder, under a "module DIR built with warnings:" line,
+// for the terminal after the scenario's summary line, whatever its verdict. Empty when every
+// folder built cleanly.
+std::string build_warnings_text(const ScenarioReport& report);
+
 // Several lines saying why a scenario did not pass: each failing step (command and
 // file:line) with expected vs got, other failures, fault reports, the debugcon diff, and
 // where the artifacts are. Empty for a passed scenario.

@@ -143,11 +143,11 @@ private:
     for (const auto& [folder, text] : guest->warnings)
       m_report.build_warnings.emplace_back(folder.string(), text);
     if (m_scenario.warnings_are_errors && !guest->warnings.empty()) {
+      // The warnings themselves are in build_warnings, shown under the summary line.
       for (const auto& [folder, text] : guest->warnings)
         fail(fmt::format("module {} built with warnings (the scenario says \"warnings\": "
-                         "\"error\"):\n{}",
-                         folder.string(),
-                         text.ends_with('\n') ? text.substr(0, text.size() - 1) : text));
+                         "\"error\")",
+                         folder.string()));
       return;
     }
     // A signal while the guest was prepared: nothing boots.

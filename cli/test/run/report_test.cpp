@@ -140,6 +140,17 @@ TEST(ReportTerminal, SummaryLines) {
             "\x1b[31mFAIL\x1b[0m  oops-in-step  (12.0 s)");
 }
 
+TEST(ReportTerminal, BuildWarningsAreShownPerFolderAtTheUsersLines) {
+  ScenarioReport r;
+  EXPECT_EQ(build_warnings_text(r), "");
+  r.build_warnings = {{"kmod/a", "/src/a.c:3:5: warning: unused variable 'x'\n"},
+                      {"kmod/b", "WARNING: modpost: \"f\" [b.ko] undefined!\n"}};
+  EXPECT_EQ(build_warnings_text(r), "  module kmod/a built with warnings:\n"
+                                    "    | /src/a.c:3:5: warning: unused variable 'x'\n"
+                                    "  module kmod/b built with warnings:\n"
+                                    "    | WARNING: modpost: \"f\" [b.ko] undefined!\n");
+}
+
 TEST(ReportTerminal, PassedScenarioNeedsNoExplanation) {
   EXPECT_EQ(failure_explanation(passed_report()), "");
 }
