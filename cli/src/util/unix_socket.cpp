@@ -47,8 +47,9 @@ Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, in
       continue;
     if (r < 0)
       return environment_error(fmt::format("poll: {}", std::strerror(errno)));
-    if (n == 2 && fds[1].revents)
-      return environment_error("gave up waiting for a connection");
+    // A connection that is waiting wins over `also_watch`: a peer may connect and end at
+    // once (a fake or real QEMU whose guest panics at the first instruction), and both
+    // then arrive in the same poll.
     if (fds[0].revents & POLLIN) {
       int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0)
@@ -56,6 +57,8 @@ Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, in
       if (errno != EINTR && errno != EAGAIN)
         return environment_error(fmt::format("accept: {}", std::strerror(errno)));
     }
+    if (n == 2 && fds[1].revents)
+      return environment_error("gave up waiting for a connection");
   }
 }
 
