@@ -362,6 +362,10 @@ Result<std::string> module_cache_key(const ModuleBuildRequest& request) {
     if (auto s = h.add_file(request.source_dir / rel); !s)
       return s.error();
   }
+  // The folder's own place: the inputs kbuild read outside it (`$(PWD)/../include`) are
+  // recorded by absolute path and its warnings name its files, so two checkouts of the same
+  // folder never share an entry (the second would be checked against the first's headers).
+  h.add(fs::absolute(request.source_dir).lexically_normal().string());
   const fs::path& build = request.kernel.build_dir;
   h.add(fs::absolute(build).string());
   h.add(request.kernel.version);

@@ -127,6 +127,23 @@ TEST(ModuleBuild, ASignalWhileWaitingForAnotherBuildOfTheSameModuleStopsTheWait)
   EXPECT_EQ(built.error().code, ExitCode::interrupted) << built.error().message;
 }
 
+// Two checkouts of one folder: the same files, different places. Each has its own entry, so
+// neither is checked against the other's outside headers nor shows the other's paths.
+TEST(ModuleCacheKey, TheSameFilesInAnotherFolderAreAnotherEntry) {
+  FakeKbuild host(k_writes_ko);
+  host.write("checkout2/module/Kbuild", "obj-m := fake.o\n");
+  host.write("checkout2/module/fake.c", "/* never compiled */\n");
+  auto cache = host.path() / "cache";
+  auto first = module_cache_key(host.request(cache));
+  auto again = module_cache_key(host.request(cache));
+  auto other = host.request(cache);
+  other.source_dir = host.path() / "checkout2" / "module";
+  auto second = module_cache_key(other);
+  ASSERT_TRUE(first.ok() && again.ok() && second.ok());
+  EXPECT_EQ(*first, *again);
+  EXPECT_NE(*first, *second);
+}
+
 TEST(MapCompilerOutput, RewritesTheBuildCopyToTheUsersFolder) {
   auto out = map_compiler_output("make: Entering directory '/k'\n/proc/9/fd/5/a.c:3:1: error: x\n",
                                  "/proc/9/fd/5", "/home/u/my mod");
