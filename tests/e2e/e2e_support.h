@@ -41,6 +41,21 @@ inline LabctlRun labctl(std::vector<std::string> args,
   return {r->status.code, r->out, r->err};
 }
 
+// A profile in `dir` that boots the fake QEMU (tests/fake_qemu/fake-qemu) with a stand-in
+// bzImage and kbuild folder: what the VM-less tests run labctl against.
+inline fs::path write_fake_qemu_profile(const fs::path& dir, int boot_timeout = 20) {
+  fs::create_directories(dir / "kbuild");
+  EXPECT_TRUE(write_file_atomic(dir / "bzImage", "not a kernel").ok());
+  auto p = dir / "fake.json";
+  EXPECT_TRUE(
+      write_file_atomic(
+          p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
+                                     "boot": "bzimage", "accel": "tcg", "boot_timeout": {}}})",
+                         (tests_dir() / "fake_qemu/fake-qemu").string(), boot_timeout))
+          .ok());
+  return p;
+}
+
 // What tests/check_report_json.py says is wrong with a --json report or result.json
 // (docs/report-json.schema.json and the rules between keys); "" when it is valid. Run with
 // /usr/bin/python3, which has python3-jsonschema (scripts/setup.sh installs it).

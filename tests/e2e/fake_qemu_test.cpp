@@ -13,16 +13,7 @@ protected:
   fs::path artifacts = dir.path() / "artifacts";
 
   fs::path profile(int boot_timeout = 20) {
-    fs::create_directories(dir.path() / "kbuild");
-    EXPECT_TRUE(write_file_atomic(dir.path() / "bzImage", "not a kernel").ok());
-    auto p = dir.path() / "fake.json";
-    EXPECT_TRUE(
-        write_file_atomic(
-            p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
-                                       "boot": "bzimage", "accel": "tcg", "boot_timeout": {}}})",
-                           (tests_dir() / "fake_qemu/fake-qemu").string(), boot_timeout))
-            .ok());
-    return p;
+    return write_fake_qemu_profile(dir.path(), boot_timeout);
   }
   fs::path scenario(const std::string& json) {
     auto p = dir.path() / "s.json";

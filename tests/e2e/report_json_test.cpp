@@ -15,18 +15,7 @@ protected:
   fs::path artifacts = dir.path() / "artifacts";
   fs::path json = dir.path() / "report.json";
 
-  fs::path profile() {
-    fs::create_directories(dir.path() / "kbuild");
-    EXPECT_TRUE(write_file_atomic(dir.path() / "bzImage", "not a kernel").ok());
-    auto p = dir.path() / "fake.json";
-    EXPECT_TRUE(
-        write_file_atomic(
-            p, fmt::format(R"({{"qemu": "{}", "kernel": {{"image": "bzImage", "build": "kbuild"}},
-                                       "boot": "bzimage", "accel": "tcg", "boot_timeout": 20}})",
-                           (tests_dir() / "fake_qemu/fake-qemu").string()))
-            .ok());
-    return p;
-  }
+  fs::path profile() { return write_fake_qemu_profile(dir.path()); }
   fs::path scenario(const std::string& name, const std::string& text) {
     auto p = dir.path() / (name + ".json");
     EXPECT_TRUE(write_file_atomic(p, text).ok());

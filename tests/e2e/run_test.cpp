@@ -105,11 +105,6 @@ TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
   EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
 }
 
-// A dependency chain in one folder (Kbuild: zbase before amid; by name amid would come first
-// and fail with "unknown symbol") and a bus/client pair in two folders boot in modules.order
-// and folder order from /lib/modules/<release>/extra; modprobe, modprobe -r and modinfo work
-// in steps through the modules.dep made on the host. `labctl initrd` with the same scenario
-// and profile packs the very image run booted.
 TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
   auto r = labctl(
       {"run", "--artifacts", artifacts.path().string(), "tests/scenarios/warnings-shown.json"});
@@ -125,6 +120,11 @@ TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
   EXPECT_NE(r.out.find(where, pass), std::string::npos) << r.out;
 }
 
+// A dependency chain in one folder (Kbuild: zbase before amid; by name amid would come first
+// and fail with "unknown symbol") and a bus/client pair in two folders boot in modules.order
+// and folder order from /lib/modules/<release>/extra; modprobe, modprobe -r and modinfo work
+// in steps through the modules.dep made on the host. `labctl initrd` with the same scenario
+// and profile packs the very image run booted.
 TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   TempDir dir("labctl-e2e-libmod");
   auto profile = dir.path() / "p.json";
