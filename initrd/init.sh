@@ -1,7 +1,7 @@
 #!/bin/sh
 # labctl guest /init (busybox sh, PID 1). A template: labctl replaces the line
 # holding only the modules placeholder with one `labctl_load NAME PATH PARAMS...`
-# line per module (cli/src/lab/init_script.cpp).
+# line per module (cli/src/image/init_script.cpp).
 #
 # ttyS0 is the kernel console; ttyS1 is the control channel to the host. Its
 # node moves to /run/labctl/ctl (0600, in a 0700 folder) and /dev/ttyS1 goes, so

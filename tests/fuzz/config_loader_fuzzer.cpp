@@ -1,7 +1,7 @@
 // Fuzz target: scenario and profile files. Any bytes must give a Scenario/Profile or a
 // bad-input Error naming the file, never a crash, a hang or an exception escaping.
-#include "lab/profile.h"
-#include "lab/scenario.h"
+#include "config/profile.h"
+#include "config/scenario.h"
 
 #include <cstddef>
 #include <cstdint>

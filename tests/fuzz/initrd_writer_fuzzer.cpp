@@ -4,7 +4,7 @@
 //
 // Each operation: a type byte (directory, file, symlink), a 16-bit mode, a length byte and
 // that many bytes of path, a length byte and that many bytes of data (contents or target).
-#include "lab/initrd_writer.h"
+#include "image/initrd_writer.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,6 +1,6 @@
 #include "cmd/commands.h"
 
-#include "lab/module_build.h"
+#include "build/module_build.h"
 #include "util/fs.h"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lab/profile.h"
+#include "config/profile.h"
 #include "util/log.h"
 
 #include <string>

@@ -1,6 +1,6 @@
 #include "cmd/commands.h"
 
-#include "lab/doctor.h"
+#include "run/doctor.h"
 #include "util/log.h"
 
 #include <fmt/color.h>

@@ -1,6 +1,6 @@
 #include "cmd/commands.h"
 
-#include "lab/scenario.h"
+#include "config/scenario.h"
 #include "run/guest_boot.h"
 #include "run/lab_setup.h"
 

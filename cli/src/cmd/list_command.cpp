@@ -1,7 +1,7 @@
 #include "cmd/commands.h"
 
-#include "lab/data_dir.h"
-#include "lab/scenario.h"
+#include "config/data_dir.h"
+#include "config/scenario.h"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
 #include "cmd/commands.h"
 
-#include "lab/data_dir.h"
+#include "config/data_dir.h"
 
 #include <spdlog/spdlog.h>
 

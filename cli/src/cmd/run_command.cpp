@@ -1,7 +1,7 @@
 #include "cmd/commands.h"
 
-#include "lab/scenario.h"
-#include "lab/trace_check.h"
+#include "config/scenario.h"
+#include "judge/trace_check.h"
 #include "run/report.h"
 #include "run/scenario_pool.h"
 #include "run/scenario_runner.h"

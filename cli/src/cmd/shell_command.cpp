@@ -1,7 +1,7 @@
 #include "cmd/commands.h"
 
-#include "lab/scenario.h"
-#include "lab/trace_check.h"
+#include "config/scenario.h"
+#include "judge/trace_check.h"
 #include "run/lab_setup.h"
 #include "run/shell_session.h"
 #include "util/fs.h"

@@ -1,6 +1,6 @@
 #include "cmd/commands.h"
 
-#include "lab/trace_check.h"
+#include "judge/trace_check.h"
 
 #include <cstdio>
 

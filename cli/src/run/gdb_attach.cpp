@@ -1,6 +1,6 @@
 #include "run/gdb_attach.h"
 
-#include "lab/gdb_script.h"
+#include "vm/gdb_script.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lab/guest_session.h"
+#include "vm/guest_session.h"
 #include "run/guest_boot.h"
 #include "util/result.h"
 

@@ -1,9 +1,9 @@
 #include "run/guest_boot.h"
 
-#include "lab/data_dir.h"
-#include "lab/module_build.h"
-#include "lab/module_deps.h"
-#include "lab/qemu_command.h"
+#include "config/data_dir.h"
+#include "build/module_build.h"
+#include "image/module_deps.h"
+#include "vm/qemu_command.h"
 #include "util/fs.h"
 
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "lab/guest_image.h"
-#include "lab/guest_session.h"
-#include "lab/scenario.h"
+#include "image/guest_image.h"
+#include "vm/guest_session.h"
+#include "config/scenario.h"
 #include "run/lab_setup.h"
 
 #include <filesystem>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "lab/accel.h"
-#include "lab/profile.h"
+#include "host/accel.h"
+#include "config/profile.h"
 
 #include <filesystem>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lab/scenario.h"
+#include "config/scenario.h"
 #include "run/report.h"
 
 #include <cstddef>

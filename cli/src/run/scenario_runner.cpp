@@ -1,9 +1,9 @@
 #include "run/scenario_runner.h"
 
-#include "lab/debugcon_diff.h"
-#include "lab/guest_session.h"
-#include "lab/judge.h"
-#include "lab/trace_check.h"
+#include "judge/debugcon_diff.h"
+#include "vm/guest_session.h"
+#include "judge/judge.h"
+#include "judge/trace_check.h"
 #include "run/gdb_attach.h"
 #include "run/guest_boot.h"
 #include "util/fs.h"

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "lab/guest_session.h"
-#include "lab/scenario.h"
+#include "vm/guest_session.h"
+#include "config/scenario.h"
 #include "run/lab_setup.h"
 #include "run/report.h"
 

@@ -1,6 +1,6 @@
 #include "run/shell_session.h"
 
-#include "lab/guest_session.h"
+#include "vm/guest_session.h"
 #include "run/console_escape.h"
 #include "run/gdb_attach.h"
 #include "util/fs.h"

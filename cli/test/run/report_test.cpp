@@ -1,8 +1,8 @@
 #include "run/report.h"
 
 #include "guest/fault_scanner.h"
-#include "lab/debugcon_diff.h"
-#include "lab/judge.h"
+#include "judge/debugcon_diff.h"
+#include "judge/judge.h"
 #include "run/scenario_runner.h"
 #include "test_support.h"
 #include "util/process.h"

@@ -1,0 +1,589 @@
+#include "build/module_build.h"
+
+#include "util/content_hash.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+#include "util/process.h"
+#include "util/unix_socket.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <set>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace labctl {
+
+namespace {
+
+// Lists the built .ko files with their sizes and hashes; written last, so its presence
+// means the build finished.
+constexpr const char* k_stamp = "labctl-build.ok";
+
+// Files kbuild writes into M=; they never belong to the sources.
+bool is_build_product(const fs::path& p) {
+  std::string name = p.filename().string();
+  static const char* suffixes[] = {".o",     ".ko",      ".mod", ".mod.c", ".cmd",
+                                   ".order", ".symvers", ".a",   ".dwo",   ".tmp"};
+  for (const char* s : suffixes)
+    if (name.ends_with(s))
+      return true;
+  return name == ".tmp_versions" || name == ".cache.mk";
+}
+
+Result<std::vector<fs::path>> source_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  if (ec)
+    return bad_input(fmt::format("module folder {}: {}", dir.string(), ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec)
+      return bad_input(fmt::format("module folder {}: {}", dir.string(), ec.message()));
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    if (it->is_directory() && (name == ".git" || name == ".tmp_versions")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file() && !is_build_product(p))
+      files.push_back(fs::relative(p, dir));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// One stamp line: the .ko's path relative to src/, its size and content hash, so that a
+// truncated or altered cache entry is noticed and built again.
+std::string stamp_line(const fs::path& relative, std::string_view bytes) {
+  return fmt::format("{}\t{}\t{}\n", relative.string(), bytes.size(), hash_hex(bytes));
+}
+
+// The inputs kbuild read for a finished build that lie outside the key's source folder:
+// one line per file, `path\tsize\tmtime_ns\tctime_ns\thash`.
+constexpr const char* k_inputs = "labctl-inputs";
+// The warnings of the build that made this cache entry.
+constexpr const char* k_warnings = "labctl-warnings.txt";
+
+std::string stat_fields(const struct stat& st) {
+  return fmt::format("{}\t{}\t{}", static_cast<long long>(st.st_size),
+                     static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec,
+                     static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec);
+}
+
+// Whether every recorded input still has its content. A file whose size, mtime and ctime
+// are as recorded is unchanged (nothing can write a file without moving its ctime), so
+// only files whose stat moved are read and hashed again: the check stays a few stats for
+// the hundreds of kernel headers a module includes.
+bool inputs_unchanged(const fs::path& dir) {
+  auto text = read_file(dir / k_inputs);
+  if (!text)
+    return false; // an entry from before inputs were recorded: build again
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty())
+      continue;
+    auto tab = line.find('\t');
+    auto last = line.rfind('\t');
+    if (tab == std::string::npos || last == tab)
+      return false;
+    std::string path = line.substr(0, tab);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      spdlog::debug("build input {} is gone; building again", path);
+      return false;
+    }
+    std::string recorded = line.substr(tab + 1, last - tab - 1);
+    if (stat_fields(st) == recorded)
+      continue;
+    // Size first: a different size is a different file without reading it.
+    if (recorded.substr(0, recorded.find('\t')) != std::to_string(st.st_size)) {
+      spdlog::debug("build input {} changed; building again", path);
+      return false;
+    }
+    auto bytes = read_file(path);
+    if (!bytes || hash_hex(*bytes) != line.substr(last + 1)) {
+      spdlog::debug("build input {} changed; building again", path);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads the stamp of a finished build: the .ko files, each still the size and content
+// it had when the build finished (and an ELF file).
+std::optional<std::vector<fs::path>> cached_kos(const fs::path& dir) {
+  auto stamp = read_file(dir / k_stamp);
+  if (!stamp)
+    return std::nullopt;
+  std::vector<fs::path> kos;
+  std::istringstream lines(*stamp);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty())
+      continue;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos)
+      return std::nullopt; // an older stamp without sizes and hashes: build again
+    fs::path ko = dir / "src" / line.substr(0, tab);
+    auto bytes = read_file(ko);
+    if (!bytes ||
+        bytes->compare(0, 4,
+                       "\x7f"
+                       "ELF") != 0 ||
+        stamp_line(line.substr(0, tab), *bytes) != line + "\n") {
+      spdlog::debug("cached module {} is missing, truncated or changed; building again",
+                    ko.string());
+      return std::nullopt;
+    }
+    kos.push_back(ko);
+  }
+  if (kos.empty() || !inputs_unchanged(dir))
+    return std::nullopt;
+  return kos;
+}
+
+// Records every file the .*.cmd files under `copy` name, except those inside the build
+// copy itself (the sources are in the key; the rest kbuild made). `copy_names` are the
+// names make knew the copy by; relative paths are relative to the kernel build tree.
+Result<std::string> record_inputs(const fs::path& copy, const std::vector<std::string>& copy_names,
+                                  const fs::path& kernel_build) {
+  std::set<std::string> inputs;
+  std::error_code ec;
+  const fs::path objtree = fs::canonical(kernel_build, ec);
+  for (const auto& entry : fs::recursive_directory_iterator(copy, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with(".") || !name.ends_with(".cmd") || !entry.is_regular_file())
+      continue;
+    auto text = read_file(entry.path());
+    if (!text)
+      return text.error();
+    for (auto& dep : parse_kbuild_cmd(*text)) {
+      bool in_copy = std::any_of(copy_names.begin(), copy_names.end(),
+                                 [&](const auto& c) { return dep.starts_with(c + "/"); });
+      if (in_copy)
+        continue;
+      inputs.insert(dep.starts_with("/") ? dep : (objtree / dep).string());
+    }
+  }
+  std::string out;
+  for (const auto& path : inputs) {
+    struct stat st {};
+    auto bytes = read_file(path);
+    if (::stat(path.c_str(), &st) != 0 || !bytes)
+      continue; // a file kbuild names but did not need (it is gone already)
+    out += fmt::format("{}\t{}\t{}\n", path, stat_fields(st), hash_hex(*bytes));
+  }
+  return out;
+}
+
+// Whether make and the shell lines of kbuild take `path` as one literal word: no blank that
+// splits it, no `$` that expands it, no `:` (kbuild's separator of M= folders), no shell
+// metacharacter.
+bool make_safe(const std::string& path) {
+  return std::all_of(path.begin(), path.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '+';
+  });
+}
+
+// Take the per-key build lock, waking on an interrupt instead of waiting for the holder.
+Status lock_build(int fd, const fs::path& lock_file) {
+  bool said = false;
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return ok_status();
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return environment_error(
+          fmt::format("cannot lock {}: {}", lock_file.string(), std::strerror(errno)));
+    if (interrupted())
+      return Error{ExitCode::interrupted, "interrupted while waiting for another build"};
+    if (!said)
+      spdlog::debug("waiting for another build holding {}", lock_file.string());
+    said = true;
+    pollfd stop = {interrupt_fd(), POLLIN, 0};
+    ::poll(&stop, stop.fd >= 0 ? 1 : 0, 100);
+  }
+}
+
+// Build copies `<key>.tmp.<pid>` whose key nobody holds the lock of belong to a labctl that
+// died (kill -9, a crash): a live builder holds `<key>.lock` for as long as its copy exists.
+void remove_stale_builds(const fs::path& modules) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(modules, ec)) {
+    std::string name = entry.path().filename().string();
+    auto at = name.find(".tmp.");
+    if (at == std::string::npos || at == 0 ||
+        name.find_first_not_of("0123456789", at + 5) != std::string::npos ||
+        !entry.is_directory(ec))
+      continue;
+    fs::path lock_file = modules / (name.substr(0, at) + ".lock");
+    UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CLOEXEC));
+    if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+      continue; // being built right now
+    spdlog::debug("removing {}, left by a labctl that did not finish", entry.path().string());
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
+} // namespace
+
+std::string map_compiler_output(const std::string& output, const fs::path& copy,
+                                const fs::path& source) {
+  std::string from = copy.string();
+  std::string to = source.string();
+  std::string mapped;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("Entering directory") != std::string::npos ||
+        line.find("Leaving directory") != std::string::npos)
+      continue;
+    size_t pos = 0;
+    while ((pos = line.find(from, pos)) != std::string::npos) {
+      line.replace(pos, from.size(), to);
+      pos += to.size();
+    }
+    mapped += line + "\n";
+  }
+  return mapped;
+}
+
+std::vector<std::string> parse_kbuild_cmd(std::string_view text) {
+  std::vector<std::string> deps;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  bool in_deps = false;
+  auto trim = [](std::string v) {
+    size_t b = v.find_first_not_of(" \t");
+    size_t e = v.find_last_not_of(" \t\\");
+    return b == std::string::npos || e < b ? std::string() : v.substr(b, e - b + 1);
+  };
+  while (std::getline(lines, line)) {
+    if (in_deps) {
+      std::string entry = trim(line);
+      if (!entry.empty() && !entry.starts_with("$(wildcard"))
+        deps.push_back(entry);
+      if (!line.ends_with("\\"))
+        in_deps = false;
+      continue;
+    }
+    auto assign = line.find(" := ");
+    if (line.starts_with("source_") && assign != std::string::npos) {
+      std::string source = trim(line.substr(assign + 4));
+      if (!source.empty())
+        deps.push_back(source);
+    } else if (line.starts_with("deps_") && assign != std::string::npos) {
+      std::string rest = line.substr(assign + 4);
+      std::string entry = trim(rest);
+      if (!entry.empty() && !entry.starts_with("$(wildcard"))
+        deps.push_back(entry);
+      in_deps = rest.ends_with("\\");
+    }
+  }
+  return deps;
+}
+
+std::vector<std::string> parse_modules_order(std::string_view text) {
+  std::vector<std::string> order;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r'))
+      line.pop_back();
+    if (!line.empty())
+      order.push_back(line);
+  }
+  return order;
+}
+
+std::string kbuild_diagnostics(const std::string& output) {
+  std::string kept;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // kbuild's quiet progress: two blanks, an upper-case tag, optionally [M], a path.
+    bool progress = line.size() > 2 && line.starts_with("  ") &&
+                    std::isupper(static_cast<unsigned char>(line[2]));
+    if (progress) {
+      size_t tag_end = line.find(' ', 2);
+      progress = tag_end != std::string::npos &&
+                 std::all_of(line.begin() + 2, line.begin() + static_cast<long>(tag_end),
+                             [](unsigned char c) {
+                               return std::isupper(c) || std::isdigit(c) || c == '_';
+                             });
+    }
+    if (progress || line.starts_with("Skipping BTF generation") || line.empty())
+      continue;
+    kept += line + "\n";
+  }
+  return kept;
+}
+
+std::string lead_with_first_error(const std::string& diagnostics, const fs::path& source) {
+  std::istringstream lines(diagnostics);
+  std::string line, first_own, first_any;
+  // The user's tree: the folder and what beside it it includes (../include/x.h).
+  const std::string own = source.parent_path().string() + "/";
+  while (std::getline(lines, line)) {
+    if (line.find("error:") == std::string::npos && line.find("ERROR:") == std::string::npos)
+      continue;
+    if (first_any.empty())
+      first_any = line;
+    // The user's file: under the folder, or beside it (../include) but never the kernel's.
+    if (line.starts_with(own)) {
+      first_own = line;
+      break;
+    }
+  }
+  const std::string& lead = first_own.empty() ? first_any : first_own;
+  if (lead.empty())
+    return diagnostics;
+  return lead + "\n\n" + diagnostics;
+}
+
+Result<std::string> module_cache_key(const ModuleBuildRequest& request) {
+  ContentHash h;
+  h.add("labctl-module-build-v1");
+  auto files = source_files(request.source_dir);
+  if (!files)
+    return files.error();
+  for (const auto& rel : *files) {
+    h.add(rel.string());
+    if (auto s = h.add_file(request.source_dir / rel); !s)
+      return s.error();
+  }
+  // The folder's own place: the inputs kbuild read outside it (`$(PWD)/../include`) are
+  // recorded by absolute path and its warnings name its files, so two checkouts of the same
+  // folder never share an entry (the second would be checked against the first's headers).
+  h.add(fs::absolute(request.source_dir).lexically_normal().string());
+  const fs::path& build = request.kernel.build_dir;
+  h.add(fs::absolute(build).string());
+  h.add(request.kernel.version);
+  // The kernel's configuration and exported symbols decide what a module compiles to.
+  for (const char* f : {".config", "Module.symvers", "include/config/kernel.release"}) {
+    std::error_code ec;
+    if (fs::exists(build / f, ec)) {
+      h.add(f);
+      if (auto s = h.add_file(build / f); !s)
+        return s.error();
+    }
+  }
+  for (const auto& flag : request.make_flags)
+    h.add(flag);
+  // The symbols of the modules this one links against decide its CRCs and its modpost.
+  for (const auto& symvers : request.extra_symbols) {
+    h.add("extra-symbols");
+    if (auto s = h.add_file(symvers); !s)
+      return s.error();
+  }
+  return h.hex();
+}
+
+Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
+  std::error_code ec;
+  const fs::path source = fs::absolute(request.source_dir).lexically_normal();
+  if (!fs::is_directory(source, ec))
+    return bad_input(fmt::format("module folder {} does not exist", source.string()));
+  if (!fs::exists(source / "Kbuild", ec) && !fs::exists(source / "Makefile", ec))
+    return bad_input(fmt::format("module folder {} has no Kbuild or Makefile", source.string()));
+  if (!fs::exists(request.kernel.build_dir / "Makefile", ec))
+    return environment_error(fmt::format(
+        "kernel headers {} are missing or incomplete (install: apt-get install linux-headers-{})",
+        request.kernel.build_dir.string(),
+        request.kernel.version.empty() ? "amd64" : request.kernel.version));
+
+  auto key = module_cache_key(
+      {source, request.kernel, request.cache_dir, request.make_flags, request.extra_symbols});
+  if (!key)
+    return key.error();
+  BuiltModule built{source, {}, false, *key, {}, {}};
+  const fs::path modules = request.cache_dir / "modules";
+  fs::path final_dir = modules / *key;
+  // Cached or not, what a killed labctl left goes now.
+  remove_stale_builds(modules);
+  // What a finished cache entry gives besides its .ko files.
+  auto answer_from = [&](const std::vector<fs::path>& kos, bool cached) {
+    built.ko_files = kos;
+    built.cached = cached;
+    std::error_code e;
+    if (fs::exists(final_dir / "src" / "Module.symvers", e))
+      built.symvers = final_dir / "src" / "Module.symvers";
+    auto warnings = read_file(final_dir / k_warnings);
+    built.warnings = warnings ? *warnings : "";
+  };
+  if (auto kos = cached_kos(final_dir)) {
+    answer_from(*kos, true);
+    spdlog::debug("build {}: cached in {}", source.string(), final_dir.string());
+    return built;
+  }
+
+  // One build per key at a time, across threads and processes: the others wait for it and
+  // then find it in the cache.
+  fs::create_directories(modules, ec);
+  const fs::path lock_file = modules / (*key + ".lock");
+  UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  if (lock.valid())
+    if (auto locked = lock_build(lock.get(), lock_file); !locked)
+      return locked.error();
+  if (auto kos = cached_kos(final_dir)) {
+    answer_from(*kos, true);
+    return built;
+  }
+
+  // Build in a private directory, then rename: readers never see a half build.
+  // Absolute: make starts in the user's folder, not here.
+  fs::path work =
+      fs::absolute(request.cache_dir / "modules" / fmt::format("{}.tmp.{}", *key, ::getpid()));
+  fs::remove_all(work, ec);
+  // However this function returns, the private copy does not stay behind (after the rename
+  // into the cache there is nothing left to remove).
+  struct RemoveOnReturn {
+    fs::path dir;
+    ~RemoveOnReturn() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{work};
+  fs::create_directories(work / "src", ec);
+  if (ec)
+    return environment_error(
+        fmt::format("cannot create build directory {}: {}", work.string(), ec.message()));
+  auto files = source_files(source);
+  if (!files)
+    return files.error();
+  for (const auto& rel : *files) {
+    fs::create_directories((work / "src" / rel).parent_path(), ec);
+    fs::copy_file(source / rel, work / "src" / rel, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return environment_error(fmt::format("copy {}: {}", (source / rel).string(), ec.message()));
+  }
+
+  // make splits M= at blanks and expands `$(...)` in it, and kbuild pastes it unquoted into
+  // shell lines: a cache path that is not one plain word reaches make as a name of the
+  // same folder that is (the open folder seen through /proc/<labctl>/fd/<n>).
+  fs::path copy = work / "src";
+  UniqueFd copy_fd;
+  if (!make_safe(copy.string())) {
+    copy_fd = UniqueFd(::open(copy.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!copy_fd.valid())
+      return environment_error(
+          fmt::format("cannot open build directory {}: {}", copy.string(), std::strerror(errno)));
+    copy = fmt::format("/proc/{}/fd/{}", ::getpid(), copy_fd.get());
+    spdlog::debug("build copy {} is handed to make as {}", (work / "src").string(), copy.string());
+  }
+  std::vector<std::string> argv = {"make", "-C", fs::absolute(request.kernel.build_dir).string(),
+                                   "M=" + copy.string()};
+  argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
+  // The other folders' symbols go in the copy, so their paths are as make-safe as M=.
+  std::string extra;
+  for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
+    std::string name = fmt::format(".labctl-extra-{}.symvers", i);
+    fs::copy_file(request.extra_symbols[i], work / "src" / name,
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return environment_error(
+          fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
+    extra += (extra.empty() ? "" : " ") + (copy / name).string();
+  }
+  if (!extra.empty())
+    argv.push_back("KBUILD_EXTRA_SYMBOLS=" + extra);
+  argv.push_back("modules");
+  std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  argv.insert(argv.begin() + 1, jobs);
+  // make dies with labctl (even by SIGKILL), so a killed labctl does not leave it building
+  // into a copy that the next labctl removes as stale.
+  // make starts in the user's folder with its PWD, as when the user types `make` there:
+  // a Makefile's $(PWD) names the real folder (headers beside it are read in place, and
+  // the compiler names them by their real paths) while M= puts every output in the copy.
+  auto ran = run_command({.argv = argv,
+                          .cwd = source,
+                          .env = {{"PWD", source.string()}},
+                          .merge_stderr = true,
+                          .die_with_parent = true},
+                         std::chrono::minutes(10));
+  copy_fd = UniqueFd();
+  if (!ran)
+    return ran.error();
+  if (ran->interrupted) // make's whole group is gone (Process::terminate)
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted while building module {}", source.string())};
+  std::string output = map_compiler_output(ran->out, copy, source);
+  if (copy != work / "src")
+    output = map_compiler_output(output, work / "src", source);
+  std::string diagnostics = kbuild_diagnostics(output);
+  if (ran->timed_out || !ran->status.success())
+    return failure(fmt::format("module {} did not compile ({}):\n{}", source.string(),
+                               ran->timed_out ? "timed out" : ran->status.describe(),
+                               lead_with_first_error(diagnostics, source)));
+  // The .ko files in kbuild's modules.order, the order they load in (a bus before the
+  // drivers on it); any .ko it does not name follows in name order.
+  std::vector<fs::path> kos;
+  auto order = read_file(work / "src" / "modules.order");
+  for (const auto& entry : parse_modules_order(order ? *order : "")) {
+    fs::path ko = entry;
+    if (ko.extension() == ".o")
+      ko.replace_extension(".ko");
+    for (const auto& prefix : {copy.string(), (work / "src").string()})
+      if (ko.string().starts_with(prefix + "/"))
+        ko = fs::path(ko.string().substr(prefix.size() + 1));
+    if (ko.is_absolute())
+      continue;
+    if (std::find(kos.begin(), kos.end(), ko) == kos.end())
+      kos.push_back(ko);
+  }
+  std::vector<fs::path> unordered;
+  for (const auto& entry : fs::recursive_directory_iterator(work / "src"))
+    if (entry.path().extension() == ".ko") {
+      fs::path rel = fs::relative(entry.path(), work / "src");
+      if (std::find(kos.begin(), kos.end(), rel) == kos.end())
+        unordered.push_back(rel);
+    }
+  std::sort(unordered.begin(), unordered.end());
+  kos.insert(kos.end(), unordered.begin(), unordered.end());
+  std::string stamp;
+  for (const auto& rel : kos) {
+    auto bytes = read_file(work / "src" / rel);
+    if (!bytes)
+      continue; // named by modules.order but not built (make would have failed)
+    stamp += stamp_line(rel, *bytes);
+  }
+  if (stamp.empty())
+    return failure(
+        fmt::format("module {}: make succeeded but produced no .ko:\n{}", source.string(), output));
+  auto inputs = record_inputs(work / "src", {copy.string(), (work / "src").string()},
+                              request.kernel.build_dir);
+  if (!inputs)
+    return inputs.error();
+  if (auto s = write_file_atomic(work / k_inputs, *inputs); !s)
+    return s.error();
+  if (auto s = write_file_atomic(work / k_warnings, diagnostics); !s)
+    return s.error();
+  if (auto s = write_file_atomic(work / k_stamp, stamp); !s)
+    return s.error();
+  // When another labctl finished the same build first, the copy is simply dropped.
+  if (!cached_kos(final_dir)) {
+    fs::remove_all(final_dir, ec); // a stale, incomplete entry
+    fs::rename(work, final_dir, ec);
+  }
+  auto cached = cached_kos(final_dir);
+  if (!cached)
+    return environment_error(fmt::format("build cache {} is unusable", final_dir.string()));
+  answer_from(*cached, false);
+  // A signal that came as make finished still stops the run before anything boots.
+  if (interrupted())
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted after building module {}", source.string())};
+  return built;
+}
+
+} // namespace labctl

@@ -1,0 +1,72 @@
+#pragma once
+
+#include "host/kernel_locator.h"
+#include "util/result.h"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labctl {
+
+// One out-of-tree module folder (Kbuild/Makefile + sources) to build against a kernel.
+struct ModuleBuildRequest {
+  std::filesystem::path source_dir;
+  Kernel kernel;
+  std::filesystem::path cache_dir;     // builds live in cache_dir/modules/<key>/
+  std::vector<std::string> make_flags; // extra make variables, part of the cache key
+  // Module.symvers of modules built before this one that it may link against (kbuild's
+  // KBUILD_EXTRA_SYMBOLS), in order; their contents are part of the cache key.
+  std::vector<std::filesystem::path> extra_symbols;
+};
+
+// The result of a build: the .ko files and whether the cache answered.
+struct BuiltModule {
+  std::filesystem::path source_dir;
+  std::vector<std::filesystem::path> ko_files; // in kbuild's modules.order (load order)
+  bool cached = false;
+  std::string key;
+  std::filesystem::path symvers; // this build's Module.symvers, for the folders after it
+  // Compiler and modpost warnings of the build (kept with a cached build), at the user's
+  // paths; empty when it built cleanly.
+  std::string warnings;
+};
+
+// Build with kbuild in a private copy under the cache (the source folder is never written).
+// make runs in the source folder with PWD set to it, so its Makefile sees the PWD a user's
+// `make` there would (`-I$(PWD)/../include`). Unchanged sources, kernel, flags and extra
+// symbols reuse the previous build without running make, as long as every other file
+// kbuild read for it (its .*.cmd dependency lists) is unchanged too.
+// A compile error is a `failed` Error whose message holds the compiler's diagnostics with
+// paths pointing at the user's files; missing headers are an environment Error. SIGINT,
+// SIGTERM or SIGHUP end make's whole process group at once and give an `interrupted` Error,
+// with no build copy left in the cache; copies left by a labctl that died are removed.
+Result<BuiltModule> build_module(const ModuleBuildRequest& request);
+
+// The cache key: sources (names and contents), the kernel's build tree identity, flags.
+Result<std::string> module_cache_key(const ModuleBuildRequest& request);
+
+// The files one kbuild `.*.cmd` file names as inputs (its source_ and deps_ entries, without
+// the $(wildcard include/config/...) lines), as written (relative to the kernel build tree
+// or absolute).
+std::vector<std::string> parse_kbuild_cmd(std::string_view text);
+
+// The entries of kbuild's modules.order (one object or module path a line), in order.
+std::vector<std::string> parse_modules_order(std::string_view text);
+
+// The diagnostics in kbuild's (already mapped) output: its progress lines (`  CC [M]  x.o`,
+// BTF notes) dropped, compiler and modpost messages kept.
+std::string kbuild_diagnostics(const std::string& output);
+
+// A failed build's diagnostics led by the first `error:` line at a file under `source`
+// (else the first `error:` line at all), then everything else as kbuild printed it.
+std::string lead_with_first_error(const std::string& diagnostics,
+                                  const std::filesystem::path& source);
+
+// Rewrite paths in compiler output from the build copy back to the user's folder and drop
+// make's bookkeeping lines.
+std::string map_compiler_output(const std::string& output, const std::filesystem::path& copy,
+                                const std::filesystem::path& source);
+
+} // namespace labctl
