@@ -34,10 +34,11 @@ finish() {
 }
 trap finish EXIT
 
-stage "checks: shellcheck, clang-format"
+stage "checks: shellcheck, clang-format, layers"
 shellcheck initrd/*.sh scripts/*.sh .ci/run
 # shellcheck disable=SC2046 # one argument per file on purpose
 clang-format --dry-run -Werror $(git ls-files '*.cpp' '*.h')
+scripts/check-layers.sh
 
 stage "build: RelWithDebInfo"
 LABCTL_BUILD_DIR="$root/build" scripts/build.sh
