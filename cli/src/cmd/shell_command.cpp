@@ -50,8 +50,9 @@ int command_shell(const GlobalOptions& global, const ShellOptions& options) {
   for (const auto& dir : options.modules)
     request.guest.modules.push_back(module_folder(dir));
   request.guest.trace = trace_patterns(scenario_trace, options.trace);
-  request.guest.artifacts =
-      options.artifacts.empty() ? default_shell_artifacts() : fs::path(options.artifacts);
+  request.guest.artifacts = ArtifactFolder(
+      options.artifacts.empty() ? default_shell_artifacts() : fs::path(options.artifacts),
+      ArtifactFolder::Kind::kept); // the user may name a folder of their own: never emptied
   request.guest.gdb = options.gdb || options.gdb_wait;
   request.gdb_wait = options.gdb_wait;
 

@@ -1,11 +1,9 @@
 #include "run/gdb_attach.h"
 
-#include "vm/gdb_script.h"
-#include "util/fs.h"
 #include "util/interrupt.h"
+#include "vm/gdb_script.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <unistd.h>
@@ -27,16 +25,7 @@ void tell(const std::string& line) {
 
 } // namespace
 
-Result<bool> guest_running(QemuVm& vm) {
-  std::string reply;
-  if (!vm.qmp(R"({"execute":"query-status"})", &reply))
-    return failure("QEMU did not answer query-status on QMP: " + reply);
-  auto json = nlohmann::json::parse(reply, nullptr, false);
-  return json.is_object() && json["return"].is_object() && json["return"].value("running", false);
-}
-
-Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::path& artifacts,
-                  bool wait) {
+Status attach_gdb(GuestSession& session, const PreparedGuest& guest, bool wait) {
   const fs::path& stub = session.vm().gdb_socket();
   std::vector<std::string> names;
   for (const auto& m : guest.modules)
@@ -62,8 +51,9 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
       return failure(fmt::format("gdb: /sys/module/{}/sections/ lists no sections", name));
     loaded.push_back({name, m.ko, sections[name]});
   }
-  fs::path script = artifacts / "gdb.script";
-  if (auto s = write_file_atomic(script, gdb_script(stub, loaded)); !s)
+  const ArtifactFolder& artifacts = guest.config.artifacts;
+  fs::path script = artifacts.path(Artifact::gdb_script);
+  if (auto s = artifacts.write(Artifact::gdb_script, gdb_script(stub, loaded)); !s)
     return s.error();
 
   if (!wait) {
@@ -71,21 +61,21 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
                      script.string()));
     return ok_status();
   }
-  if (!session.vm().qmp(R"({"execute":"stop"})"))
+  if (!session.vm().stop_cpus())
     return failure("gdb: QEMU did not halt the guest (QMP stop failed)");
   tell(fmt::format("guest halted for gdb; attach with: gdb -x {}   ('continue' resumes it)",
                    script.string()));
   for (;;) {
     // Keep the console moving while the user takes their time in gdb.
     switch (session.vm().pump(nullptr, Clock::now() + k_resume_poll)) {
-    case QemuVm::Event::interrupted:
+    case GuestLink::Event::interrupted:
       return Error{ExitCode::interrupted, "interrupted while waiting for gdb"};
-    case QemuVm::Event::qemu_exited:
+    case GuestLink::Event::qemu_exited:
       return failure("QEMU exited while waiting for gdb");
     default:
       break;
     }
-    auto running = guest_running(session.vm());
+    auto running = session.vm().cpus_running();
     if (!running)
       return running.error();
     if (*running)

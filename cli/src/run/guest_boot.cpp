@@ -1,10 +1,10 @@
 #include "run/guest_boot.h"
 
-#include "config/data_dir.h"
 #include "build/module_build.h"
+#include "config/data_dir.h"
 #include "image/module_deps.h"
-#include "vm/qemu_command.h"
 #include "util/fs.h"
+#include "vm/qemu_command.h"
 
 #include <fmt/format.h>
 
@@ -78,11 +78,6 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
 
 Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
                                     const std::function<void(const std::string&)>& progress) {
-  std::error_code ec;
-  fs::create_directories(request.artifacts, ec);
-  if (ec)
-    return environment_error(fmt::format("cannot create artifacts directory {}: {}",
-                                         request.artifacts.string(), ec.message()));
   auto assembled = assemble_guest(lab, request.modules, request.files, progress);
   if (!assembled)
     return assembled.error();
@@ -93,7 +88,8 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   std::string listing;
   for (const auto& line : image->listing)
     listing += line + "\n";
-  if (auto s = write_file_atomic(request.artifacts / "initrd.txt", listing); !s)
+  const ArtifactFolder& artifacts = request.artifacts;
+  if (auto s = artifacts.write(Artifact::initrd_listing, listing); !s)
     return s.error();
 
   GuestSession::Config& config = guest.config;
@@ -108,15 +104,16 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   l.memory = lab.profile.memory;
   l.cpus = lab.profile.cpus;
   l.cpu = lab.profile.cpu;
-  l.debugcon_file = request.artifacts / "debugcon.txt";
+  l.debugcon_file = artifacts.path(Artifact::debugcon);
   l.gdb = request.gdb;
   l.gdb_wait = false; // the guest is halted after module load, not before boot
   l.trace = request.trace;
   if (!l.trace.empty())
-    l.trace_file = request.artifacts / "trace.log";
+    l.trace_file = artifacts.path(Artifact::trace_log);
   l.extra = lab.profile.qemu_args;
-  config.console_log = request.artifacts / "console.log";
-  fs::remove(l.debugcon_file, ec);
+  config.artifacts = artifacts;
+  artifacts.clear_for_qemu(Artifact::debugcon);
+  artifacts.clear_for_qemu(Artifact::trace_log);
   return guest;
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
-#include "image/guest_image.h"
-#include "vm/guest_session.h"
 #include "config/scenario.h"
+#include "image/guest_image.h"
 #include "run/lab_setup.h"
+#include "vm/guest_session.h"
 
 #include <filesystem>
 #include <functional>
@@ -17,8 +17,8 @@ namespace labctl {
 struct GuestRequest {
   std::vector<ScenarioModule> modules;
   std::map<std::string, std::filesystem::path> files;
-  std::filesystem::path artifacts; // console.log, debugcon.txt, qemu.cmdline, initrd.txt
-  bool gdb = false;                // a GDB stub on a unix socket only root can reach
+  ArtifactFolder artifacts; // made by the caller; initrd.txt here, console.log etc. at boot
+  bool gdb = false;         // a GDB stub on a unix socket only root can reach
   bool gdb_wait = false;
   std::string trace; // QEMU trace event pattern; empty: none
 };
@@ -47,8 +47,9 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
                                       const std::map<std::string, std::filesystem::path>& files,
                                       const std::function<void(const std::string&)>& progress);
 
-// Build the modules (cached), pack the initrd (cached), write initrd.txt and fill in the
-// QEMU launch. A module that does not compile is a `failed` Error with the compiler output.
+// Build the modules (cached), pack the initrd (cached), write initrd.txt into the
+// request's artifacts (a folder already made) and fill in the QEMU launch. A module that does not
+// compile is a `failed` Error with the compiler output.
 Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& request,
                                     const std::function<void(const std::string&)>& progress);
 

@@ -1,7 +1,6 @@
 #include "run/scenario_runner.h"
 
 #include "judge/debugcon_diff.h"
-#include "vm/guest_session.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
 #include "run/gdb_attach.h"
@@ -9,6 +8,7 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
+#include "vm/guest_session.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -44,7 +44,7 @@ constexpr uintmax_t k_max_debugcon_compare = uintmax_t{64} << 20;
 
 // Why QEMU ended, in the guest's terms where the console says: QEMU runs with -no-reboot,
 // so a guest that reboots (or powers off) ends QEMU with exit code 0.
-std::string qemu_exit_reason(QemuVm& vm) {
+std::string qemu_exit_reason(GuestLink& vm) {
   std::string status = vm.exit_status().value_or(ExitStatus{}).describe();
   const auto& lines = vm.recent_console();
   for (size_t i = lines.size(), seen = 0; i > 0 && seen < 10; --i, ++seen) {
@@ -59,7 +59,8 @@ std::string qemu_exit_reason(QemuVm& vm) {
 class Runner {
 public:
   Runner(const Scenario& scenario, const LabSetup& lab, const ScenarioRunOptions& options)
-      : m_scenario(scenario), m_lab(lab), m_options(options) {
+      : m_scenario(scenario), m_lab(lab), m_options(options),
+        m_artifacts(options.artifacts, ArtifactFolder::Kind::fresh) {
     m_report.name = scenario.name;
     m_report.file = scenario.file;
     m_report.artifacts = options.artifacts;
@@ -76,7 +77,7 @@ public:
         started + (m_options.gdb ? k_gdb_no_deadline : std::chrono::seconds(m_scenario.timeout));
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
-    if (auto fresh = make_fresh_directory(m_options.artifacts); !fresh) {
+    if (auto fresh = m_artifacts.create(); !fresh) {
       error(fresh.error().code, "artifacts: " + fresh.error().message);
       m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
       return m_report;
@@ -111,8 +112,8 @@ private:
 
   // Write one artifact into the fresh folder (never through a link); the first failure is
   // kept and makes the scenario an environment error.
-  void keep(const std::string& file, std::string_view data) {
-    if (auto s = write_new_file(m_options.artifacts / file, data); !s)
+  void keep(Artifact file, std::string_view data) {
+    if (auto s = m_artifacts.write(file, data); !s)
       artifact_failed("artifact not written: " + s.error().message);
   }
   void artifact_failed(const std::string& message) {
@@ -130,7 +131,7 @@ private:
     GuestRequest request;
     request.modules = m_scenario.modules;
     request.files = m_scenario.files;
-    request.artifacts = m_options.artifacts;
+    request.artifacts = m_artifacts;
     request.trace = trace_patterns(m_scenario.trace, m_options.trace);
     request.gdb = m_options.gdb;
     auto guest = prepare_guest(m_lab, request, m_options.progress);
@@ -165,7 +166,7 @@ private:
     if (!session)
       throw FatalError(session.error());
     m_session = std::move(*session);
-    keep("qemu.cmdline", shell_join(m_session->vm().argv()) + "\n");
+    keep(Artifact::qemu_cmdline, shell_join(m_session->vm().argv()) + "\n");
 
     auto boot_deadline =
         std::min(m_deadline, Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
@@ -189,9 +190,8 @@ private:
           related += "  | " + line + "\n";
       fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
     }
-    if (auto gdb = modules_ok && m_options.gdb
-                       ? attach_gdb(*m_session, guest, m_options.artifacts, m_options.gdb_wait)
-                       : ok_status();
+    if (auto gdb = modules_ok && m_options.gdb ? attach_gdb(*m_session, guest, m_options.gdb_wait)
+                                               : ok_status();
         !gdb) {
       fail(gdb.error().message);
       modules_ok = false;
@@ -229,7 +229,7 @@ private:
           console));
       break;
     case O::qemu_exited: {
-      QemuVm& vm = m_session->vm();
+      GuestLink& vm = m_session->vm();
       auto status = vm.exit_status().value_or(ExitStatus{});
       // QEMU that fails before the guest printed a thing could not run it at all (a kernel
       // it cannot load, a file it cannot open): the environment, not the scenario.
@@ -336,7 +336,7 @@ private:
       fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, where, f.fault.report);
     }
     if (!fault_text.empty())
-      keep("faults.txt", fault_text);
+      keep(Artifact::faults, fault_text);
     // The report lists each fault with its phase and trace; these say why it fails.
     for (auto& msg : judge_faults(m_scenario.expect, observed))
       fail(msg);
@@ -347,7 +347,7 @@ private:
     judge_console(m_session->vm());
 
     const std::string& kernel_log = m_session->kernel_log();
-    keep("kernel.log", kernel_log);
+    keep(Artifact::kernel_log, kernel_log);
     // Expectations on the whole run only make sense when the guest got that far.
     bool complete =
         m_report.steps.size() == m_scenario.steps.size() && !m_failed && m_report.verdict.empty();
@@ -355,7 +355,7 @@ private:
       return;
     for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
       fail(msg);
-    for (auto& msg : judge_trace_file(m_scenario.expect.trace, m_options.artifacts))
+    for (auto& msg : judge_trace_file(m_scenario.expect.trace, m_artifacts))
       fail(msg);
     if (m_scenario.expect.debugcon) {
       // QEMU writes debugcon.txt and says nothing when the disk fills: a short file is then
@@ -364,11 +364,11 @@ private:
         artifact_failed(fmt::format(
             "debugcon not compared: {}: the filesystem is full, so QEMU may have written only "
             "part of it; not compared with {}",
-            (m_options.artifacts / "debugcon.txt").string(), m_scenario.expect.debugcon->label));
+            m_artifacts.path(Artifact::debugcon).string(), m_scenario.expect.debugcon->label));
         return;
       }
       std::error_code ec;
-      auto size = fs::file_size(m_options.artifacts / "debugcon.txt", ec);
+      auto size = fs::file_size(m_artifacts.path(Artifact::debugcon), ec);
       if (!ec && size > k_max_debugcon_compare) {
         fail(fmt::format("debugcon.txt holds {} MiB, more than the {} MiB labctl compares with "
                          "{}",
@@ -376,11 +376,11 @@ private:
                          m_scenario.expect.debugcon->label));
         return;
       }
-      auto actual = read_file(m_options.artifacts / "debugcon.txt");
+      auto actual = read_file(m_artifacts.path(Artifact::debugcon));
       std::string got = actual ? *actual : "";
       auto cmp = compare_debugcon(m_scenario.expect.debugcon->bytes, got,
                                   m_scenario.expect.debugcon->label,
-                                  (m_options.artifacts / "debugcon.txt").string());
+                                  m_artifacts.path(Artifact::debugcon).string());
       if (!cmp.equal) {
         m_report.debugcon_diff = cmp.diff;
         fail(fmt::format("debugcon output differs from {} (first difference at byte {})",
@@ -389,22 +389,22 @@ private:
     }
   }
 
-  // The console's own limits: console.log stores at most QemuVm::k_max_console_log bytes.
-  void judge_console(QemuVm& vm) {
+  // The console's own limits: console.log stores at most GuestLink::k_max_console_log bytes.
+  void judge_console(GuestLink& vm) {
     if (!vm.console_log_error().empty())
       artifact_failed(fmt::format("artifact not written: cannot write {}: {}; the console "
                                   "record is incomplete",
-                                  (m_options.artifacts / "console.log").string(),
+                                  m_artifacts.path(Artifact::console_log).string(),
                                   vm.console_log_error()));
-    if (vm.console_bytes() > QemuVm::k_max_console_log)
+    if (vm.console_bytes() > GuestLink::k_max_console_log)
       fail(fmt::format("the console printed {} MiB, more than the {} MiB labctl keeps (a printk "
                        "flood?); console.log holds the first {} MiB",
-                       vm.console_bytes() >> 20, QemuVm::k_max_console_log >> 20,
-                       QemuVm::k_max_console_log >> 20));
+                       vm.console_bytes() >> 20, GuestLink::k_max_console_log >> 20,
+                       GuestLink::k_max_console_log >> 20));
   }
 
   void write_artifacts() {
-    auto written = write_new_file(m_options.artifacts / "result.json", json_report({m_report}));
+    auto written = m_artifacts.write(Artifact::result, json_report({m_report}));
     if (!written && m_report.exit_code != to_int(ExitCode::interrupted)) {
       // The scenario's own record is missing: say so rather than pass silently.
       error(ExitCode::environment, "artifact not written: " + written.error().message);
@@ -414,6 +414,7 @@ private:
   const Scenario& m_scenario;
   const LabSetup& m_lab;
   const ScenarioRunOptions& m_options;
+  ArtifactFolder m_artifacts; // made anew by run()
   ScenarioReport m_report;
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;

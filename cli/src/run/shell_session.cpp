@@ -1,12 +1,12 @@
 #include "run/shell_session.h"
 
-#include "vm/guest_session.h"
 #include "run/console_escape.h"
 #include "run/gdb_attach.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
 #include "util/terminal.h"
+#include "vm/guest_session.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -93,7 +93,8 @@ public:
       code = to_int(ExitCode::interrupted);
       m_ending = "interrupted";
     }
-    say_line(fmt::format("labctl shell: {}; artifacts: {}", m_ending, m_artifacts.string()));
+    say_line(
+        fmt::format("labctl shell: {}; artifacts: {}", m_ending, m_artifacts.folder().string()));
     return code;
   }
 
@@ -123,6 +124,8 @@ private:
   }
 
   int start_and_drive() {
+    if (auto made = m_artifacts.create(); !made)
+      throw FatalError(made.error());
     auto guest =
         prepare_guest(m_lab, m_request.guest, [this](const std::string& what) { progress(what); });
     if (!guest) {
@@ -135,8 +138,7 @@ private:
     if (!session)
       throw FatalError(session.error());
     m_session = std::move(*session);
-    (void)write_file_atomic(m_artifacts / "qemu.cmdline",
-                            shell_join(m_session->vm().argv()) + "\n");
+    (void)m_artifacts.write(Artifact::qemu_cmdline, shell_join(m_session->vm().argv()) + "\n");
     auto boot =
         m_session->wait_ready(Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
     if (boot.outcome != GuestSession::Outcome::ok)
@@ -146,7 +148,7 @@ private:
         say_line(fmt::format("labctl shell: module {} failed to load: {}", m.name, m.error_text));
 
     if (guest->config.launch.gdb) {
-      auto gdb = attach_gdb(*m_session, *guest, m_artifacts, m_request.gdb_wait);
+      auto gdb = attach_gdb(*m_session, *guest, m_request.gdb_wait);
       if (!gdb)
         return interrupted() ? to_int(ExitCode::interrupted) : failed(gdb.error().message);
     }
@@ -173,7 +175,7 @@ private:
     say_line(fmt::format("labctl shell: console of the guest (ttyS0); leave with Ctrl-A x{}; "
                          "transcript in {}",
                          m_tty ? " (Ctrl-A h: keys)" : ", or end of input",
-                         (m_artifacts / "console.log").string()));
+                         m_artifacts.path(Artifact::console_log).string()));
     // Raw before the shell starts: it asks the terminal for the cursor position at once, and
     // the terminal's answer must reach the guest rather than be echoed here.
     if (m_tty) {
@@ -205,7 +207,7 @@ private:
   }
 
   int drive() {
-    QemuVm& vm = m_session->vm();
+    GuestLink& vm = m_session->vm();
     vm.watch(m_request.in_fd, [this] { input(); });
     auto next_poll = Clock::now() + k_poll_interval;
     for (;;) {
@@ -216,11 +218,11 @@ private:
             return m_leave || m_resized;
           },
           next_poll);
-      if (event == QemuVm::Event::interrupted) {
+      if (event == GuestLink::Event::interrupted) {
         m_ending = "interrupted";
         return to_int(ExitCode::interrupted);
       }
-      if (event == QemuVm::Event::qemu_exited)
+      if (event == GuestLink::Event::qemu_exited)
         return guest_ended();
       if (m_leave) {
         m_ending = "left with Ctrl-A x";
@@ -250,7 +252,7 @@ private:
   std::string request(const std::string& command) {
     // A guest held by gdb cannot answer; asking would only queue requests up.
     if (m_gdb) {
-      auto running = guest_running(m_session->vm());
+      auto running = m_session->vm().cpus_running();
       if (!running || !*running)
         return {};
     }
@@ -265,7 +267,7 @@ private:
     ssize_t n = ::read(m_request.in_fd, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
       return;
-    QemuVm& vm = m_session->vm();
+    GuestLink& vm = m_session->vm();
     if (n <= 0) {
       vm.watch(-1, nullptr);
       if (m_tty) {
@@ -306,7 +308,7 @@ private:
       text += fmt::format("=== {} in {}\n{}\n", f.fault.title, f.phase.name, f.fault.report);
     if (text.empty())
       return;
-    (void)write_file_atomic(m_artifacts / "faults.txt", text);
+    (void)m_artifacts.write(Artifact::faults, text);
     say_line(fmt::format("labctl shell: {} kernel fault report(s) on the console, first: {} "
                          "(see faults.txt)",
                          m_session->faults().size(), m_session->faults().front().fault.title));
@@ -314,7 +316,7 @@ private:
 
   const LabSetup& m_lab;
   const ShellRequest& m_request;
-  fs::path m_artifacts;
+  const ArtifactFolder& m_artifacts;
   bool m_tty;
   bool m_status_line;
   std::unique_ptr<GuestSession> m_session;

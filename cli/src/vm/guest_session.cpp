@@ -1,5 +1,7 @@
 #include "vm/guest_session.h"
 
+#include "vm/qemu_vm.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -39,21 +41,37 @@ Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
   s->m_boot_nonce = config.boot_nonce;
   s->m_boot = std::make_unique<BootDecoder>(config.boot_nonce);
   s->m_started = Clock::now();
-  auto vm = QemuVm::start(std::move(config.launch), config.console_log);
+  auto console_log = config.artifacts.open_for_append(Artifact::console_log);
+  if (!console_log)
+    return console_log.error();
+  auto vm = QemuVm::start(std::move(config.launch), std::move(*console_log));
   if (!vm)
     return vm.error();
-  s->m_vm = std::move(*vm);
-  s->mark("qemu_started");
-  GuestSession* self = s.get();
-  s->m_vm->on_console_line = [self](std::string_view line) { self->console_line(line); };
-  s->m_vm->on_control_bytes = [self](std::string_view bytes) {
-    self->m_last_control_bytes = Clock::now();
-    if (self->m_response)
-      self->m_response->feed(bytes);
-    else
-      self->m_boot->feed(bytes);
-  };
+  s->attach(std::move(*vm));
   return s;
+}
+
+std::unique_ptr<GuestSession> GuestSession::over(std::unique_ptr<GuestLink> link,
+                                                 std::string boot_nonce) {
+  std::unique_ptr<GuestSession> s(new GuestSession());
+  s->m_boot_nonce = boot_nonce;
+  s->m_boot = std::make_unique<BootDecoder>(std::move(boot_nonce));
+  s->m_started = Clock::now();
+  s->attach(std::move(link));
+  return s;
+}
+
+void GuestSession::attach(std::unique_ptr<GuestLink> link) {
+  m_vm = std::move(link);
+  mark("qemu_started");
+  m_vm->on_console_line = [this](std::string_view line) { console_line(line); };
+  m_vm->on_control_bytes = [this](std::string_view bytes) {
+    m_last_control_bytes = Clock::now();
+    if (m_response)
+      m_response->feed(bytes);
+    else
+      m_boot->feed(bytes);
+  };
 }
 
 void GuestSession::collect(FaultScanner& scanner, bool from_kmsg) {
@@ -111,13 +129,13 @@ void GuestSession::kmsg_records(const std::vector<std::string>& records) {
 GuestSession::Outcome GuestSession::wait(const std::function<bool()>& done,
                                          Clock::time_point deadline) {
   switch (m_vm->pump(done, deadline)) {
-  case QemuVm::Event::done:
+  case GuestLink::Event::done:
     return Outcome::ok;
-  case QemuVm::Event::timeout:
+  case GuestLink::Event::timeout:
     return Outcome::timeout;
-  case QemuVm::Event::interrupted:
+  case GuestLink::Event::interrupted:
     return Outcome::interrupted;
-  case QemuVm::Event::qemu_exited:
+  case GuestLink::Event::qemu_exited:
     break;
   }
   // Reports still open when QEMU died (a panic has no end-trace line before the reset).

@@ -2,7 +2,9 @@
 
 #include "guest/fault_scanner.h"
 #include "guest/guest_protocol.h"
-#include "vm/qemu_vm.h"
+#include "vm/artifact_folder.h"
+#include "vm/guest_link.h"
+#include "vm/qemu_command.h"
 
 #include <chrono>
 #include <map>
@@ -36,7 +38,7 @@ public:
 
   struct Config {
     QemuLaunch launch;
-    std::filesystem::path console_log;
+    ArtifactFolder artifacts; // where console.log goes
     std::string boot_nonce;
   };
 
@@ -72,7 +74,11 @@ public:
     double seconds = 0;
   };
 
+  // Start QEMU (a QemuVm) as `config` says, its console appended to console.log.
   static Result<std::unique_ptr<GuestSession>> start(Config config);
+  // A session over a VM that is already running (tests hand in a scripted one).
+  static std::unique_ptr<GuestSession> over(std::unique_ptr<GuestLink> link,
+                                            std::string boot_nonce);
 
   Boot wait_ready(Clock::time_point deadline);
   // Run one command. `deadline` is when a silent guest counts as hung; while answer bytes
@@ -91,7 +97,7 @@ public:
   size_t faults_dropped() const { return m_faults_dropped; }
   // The kernel log as read from /dev/kmsg (message text, one record per line).
   const std::string& kernel_log() const { return m_kernel_log; }
-  QemuVm& vm() { return *m_vm; }
+  GuestLink& vm() { return *m_vm; }
 
   // Seconds since labctl started QEMU at which each milestone was reached, in order:
   // qemu_started, first_console_line, init_started, ready, (the caller's marks), qemu_exited.
@@ -100,6 +106,7 @@ public:
 
 private:
   GuestSession() = default;
+  void attach(std::unique_ptr<GuestLink> link);
   Outcome wait(const std::function<bool()>& done, Clock::time_point deadline);
   Step request(std::string_view verb, int timeout_seconds, std::string_view command,
                Clock::time_point deadline, Clock::time_point hard_deadline);
@@ -107,7 +114,7 @@ private:
   void kmsg_records(const std::vector<std::string>& records);
   void collect(FaultScanner& scanner, bool from_kmsg);
 
-  std::unique_ptr<QemuVm> m_vm;
+  std::unique_ptr<GuestLink> m_vm;
   std::string m_boot_nonce;
   std::unique_ptr<BootDecoder> m_boot;
   std::unique_ptr<ResponseDecoder> m_response;

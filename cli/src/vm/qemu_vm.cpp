@@ -55,9 +55,9 @@ Status owner_only(const fs::path& socket) {
 
 } // namespace
 
-Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
-                                              const std::filesystem::path& console_log) {
+Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch, UniqueFd console_log) {
   std::unique_ptr<QemuVm> vm(new QemuVm());
+  vm->m_console_log = std::move(console_log);
   // Whoever reaches these sockets drives a root QEMU (QMP, gdb's `monitor`): the folder
   // must be root's alone, and each socket is 0600 as well.
   if (auto s = check_private_dir(vm->m_private.path()); !s)
@@ -76,14 +76,6 @@ Result<std::unique_ptr<QemuVm>> QemuVm::start(QemuLaunch launch,
   for (const auto& socket : {launch.control_socket, launch.qmp_socket})
     if (auto s = owner_only(socket); !s)
       return s.error();
-
-  // A new file, never one reached through a link planted at its name (labctl runs as root).
-  ::unlink(console_log.c_str());
-  vm->m_console_log.reset(::open(
-      console_log.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0666));
-  if (!vm->m_console_log.valid())
-    return environment_error(
-        fmt::format("cannot write {}: {}", console_log.string(), std::strerror(errno)));
 
   vm->m_argv = qemu_argv(launch);
   auto process = spawn({.argv = vm->m_argv,
@@ -336,6 +328,18 @@ bool QemuVm::send_console(std::string_view bytes) {
       return false;
   }
   return true;
+}
+
+bool QemuVm::stop_cpus() {
+  return qmp(R"({"execute":"stop"})");
+}
+
+Result<bool> QemuVm::cpus_running() {
+  std::string reply;
+  if (!qmp(R"({"execute":"query-status"})", &reply))
+    return failure("QEMU did not answer query-status on QMP: " + reply);
+  auto json = nlohmann::json::parse(reply, nullptr, false);
+  return json.is_object() && json["return"].is_object() && json["return"].value("running", false);
 }
 
 std::optional<ExitStatus> QemuVm::exit_status() {
