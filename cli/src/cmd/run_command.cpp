@@ -127,11 +127,11 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
         std::fprintf(stderr, "\r\033[K");
       std::puts(terminal_summary_line(report, color).c_str());
       std::fputs(build_warnings_text(report).c_str(), stdout);
-      if (report.verdict != "passed")
+      if (report.verdict != Verdict::passed)
         std::fputs(failure_explanation(report).c_str(), stdout);
       std::fflush(stdout);
     }
-    return report.verdict == "passed" || options.keep_going;
+    return report.verdict == Verdict::passed || options.keep_going;
   };
   auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done);
   progress.clear();
@@ -141,7 +141,7 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
     if (report)
       done.push_back(std::move(*report));
   size_t passed =
-      std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == "passed"; });
+      std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == Verdict::passed; });
   size_t skipped = scenarios.size() - done.size();
   std::printf("%zu passed, %zu failed%s\n", passed, done.size() - passed,
               skipped ? fmt::format(", {} skipped", skipped).c_str() : "");

@@ -61,7 +61,7 @@ void search(std::vector<std::string>& failures, const char* stream, const std::s
                                  got.empty() ? "empty" : quote_excerpt(got)));
 }
 
-std::string last_output(const StepRun& run) {
+std::string last_output(const StepResult& run) {
   std::string out;
   if (!run.out.empty())
     out += fmt::format("; last stdout: {}", quote_excerpt(run.out, run.out.size()));
@@ -93,7 +93,7 @@ std::string quote_excerpt(std::string_view text, size_t from, size_t limit) {
                      text.size());
 }
 
-std::vector<std::string> judge_step(const Step& step, const StepRun& run) {
+std::vector<std::string> judge_step(const Step& step, const StepResult& run) {
   std::vector<std::string> failures;
   if (run.timed_out) {
     // Whatever the command printed so far is incomplete; comparing it would only add noise.

@@ -1,6 +1,9 @@
 #pragma once
 
 #include "config/scenario.h"
+#include "judge/observations.h"
+#include "judge/verdict.h"
+#include "vm/step_result.h"
 
 #include <string>
 #include <string_view>
@@ -8,14 +11,17 @@
 
 namespace labctl {
 
-// What one step did in the guest.
-struct StepRun {
-  int exit_code = 0;
-  std::string out;
-  std::string err;
-  bool timed_out = false;
-  double seconds = 0;
+// A scenario's verdict and why, one human-readable message per broken expectation.
+struct Judgement {
+  Verdict verdict = Verdict::passed;
+  ExitCode exit_code = ExitCode::passed; // what this scenario alone makes labctl exit with
+  std::vector<std::vector<std::string>> step_failures; // one entry per observed step
+  std::vector<std::string> failures; // beyond the steps: boot, kernel log, faults, errors
+  std::string debugcon_diff;         // unified diff when debugcon differed
 };
+
+// The verdict of one scenario from what its run observed. Pure: no I/O, no clock.
+Judgement judge(const Scenario& scenario, const Observations& observations);
 
 // A kernel fault the console scanner found, as far as judging needs it.
 struct ObservedFault {
@@ -23,8 +29,9 @@ struct ObservedFault {
   std::string title; // its headline, e.g. "BUG: kernel NULL pointer dereference, address: 0"
 };
 
-// Why a step failed, one human-readable message per broken expectation; empty = passed.
-std::vector<std::string> judge_step(const Step& step, const StepRun& run);
+// Why a step whose answer arrived (outcome ok) failed, one human-readable message per
+// broken expectation; empty = passed.
+std::vector<std::string> judge_step(const Step& step, const StepResult& run);
 
 // Unmatched expect.kernel_log regexes and matched expect.kernel_log_absent ones (with the
 // line that matched). CRLF line ends count as LF. Empty = passed.

@@ -165,16 +165,4 @@ std::vector<std::string> judge_trace(const std::vector<TraceExpectation>& expect
   return failures;
 }
 
-std::vector<std::string> judge_trace_file(const std::vector<TraceExpectation>& expectations,
-                                          const ArtifactFolder& artifacts) {
-  if (expectations.empty())
-    return {};
-  auto log = read_file(artifacts.path(Artifact::trace_log));
-  if (!log)
-    return {"trace: " + log.error().message};
-  std::error_code ec;
-  auto debugcon_bytes = fs::file_size(artifacts.path(Artifact::debugcon), ec);
-  return judge_trace(expectations, *log, ec ? 0 : static_cast<size_t>(debugcon_bytes));
-}
-
 } // namespace labctl

@@ -44,9 +44,4 @@ size_t count_trace_lines(std::string_view trace_log, const Regex& regex);
 std::vector<std::string> judge_trace(const std::vector<TraceExpectation>& expectations,
                                      std::string_view trace_log, size_t debugcon_bytes);
 
-// judge_trace on the artifacts' trace.log and debugcon.txt; a missing trace.log is a failure
-// when there are expectations.
-std::vector<std::string> judge_trace_file(const std::vector<TraceExpectation>& expectations,
-                                          const ArtifactFolder& artifacts);
-
 } // namespace labctl

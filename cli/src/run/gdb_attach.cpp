@@ -35,12 +35,12 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, bool wait) 
   if (!names.empty()) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
     auto step = session.run(module_sections_command(names), 30, deadline, deadline);
-    if (step.outcome != GuestSession::Outcome::ok || step.output.exit_code != 0)
+    if (step.outcome != GuestSession::Outcome::ok || step.exit_code != 0)
       return failure(fmt::format("gdb: could not read the module section addresses from "
                                  "/sys/module ({}){}",
                                  GuestSession::describe(step.outcome),
-                                 step.output.err.empty() ? "" : ": " + step.output.err));
-    sections = parse_module_sections(step.output.out);
+                                 step.err.empty() ? "" : ": " + step.err));
+    sections = parse_module_sections(step.out);
   }
   std::vector<LoadedModule> loaded;
   for (const auto& m : guest.modules) {

@@ -1,8 +1,8 @@
 #include "run/lab_setup.h"
 
+#include "host/vmlinux_extractor.h"
 #include "image/busybox_applets.h"
 #include "run/doctor.h"
-#include "host/vmlinux_extractor.h"
 #include "util/fs.h"
 #include "util/process.h"
 

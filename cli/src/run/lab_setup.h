@@ -1,7 +1,7 @@
 #pragma once
 
-#include "host/accel.h"
 #include "config/profile.h"
+#include "host/accel.h"
 
 #include <filesystem>
 #include <string>

@@ -128,7 +128,20 @@ std::string indent(std::string_view text, std::string_view prefix, size_t max_li
   return out;
 }
 
-size_t count_verdict(const std::vector<ScenarioReport>& reports, std::string_view verdict) {
+// The terminal's word for a verdict and its ANSI color.
+std::pair<std::string_view, std::string_view> verdict_tag(Verdict verdict) {
+  switch (verdict) {
+  case Verdict::passed:
+    return {"PASS", "\x1b[32m"};
+  case Verdict::failed:
+    return {"FAIL", "\x1b[31m"};
+  case Verdict::error:
+    break;
+  }
+  return {"ERROR", "\x1b[1;33m"};
+}
+
+size_t count_verdict(const std::vector<ScenarioReport>& reports, Verdict verdict) {
   return static_cast<size_t>(std::count_if(reports.begin(), reports.end(),
                                            [&](const auto& r) { return r.verdict == verdict; }));
 }
@@ -142,7 +155,7 @@ std::string first_failure(const ScenarioReport& report) {
     return report.failures.front();
   if (!report.faults.empty())
     return fmt::format("kernel {}: {}", report.faults.front().kind, report.faults.front().title);
-  return report.verdict;
+  return std::string(to_string(report.verdict));
 }
 
 std::string capped_stream(std::string_view bytes) {
@@ -162,10 +175,12 @@ std::string junit_system_out(const ScenarioReport& report) {
     out += fmt::format("artifacts: {}\n", report.artifacts.string());
   for (size_t i = 0; i < report.steps.size(); ++i) {
     const StepReport& s = report.steps[i];
-    out += fmt::format("\n$ {}\n# step {} ({}:{}): {}, {:.2f} s\n", s.command, i + 1,
-                       report.file.string(), s.line,
-                       s.timed_out ? "timed out" : fmt::format("exit {}", s.exit_code), s.seconds);
-    for (const auto& [label, bytes] : {std::pair{"stdout", &s.out}, std::pair{"stderr", &s.err}}) {
+    out += fmt::format(
+        "\n$ {}\n# step {} ({}:{}): {}, {:.2f} s\n", s.command, i + 1, report.file.string(), s.line,
+        s.result.out_of_time() ? "timed out" : fmt::format("exit {}", s.result.exit_code),
+        s.result.seconds);
+    for (const auto& [label, bytes] :
+         {std::pair{"stdout", &s.result.out}, std::pair{"stderr", &s.result.err}}) {
       if (bytes->empty())
         continue;
       std::string text = capped_stream(*bytes);
@@ -225,9 +240,9 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
   double total = 0;
   for (const auto& r : reports)
     total += r.seconds;
-  std::string counts =
-      fmt::format(R"(tests="{}" failures="{}" errors="{}" time="{:.3f}")", reports.size(),
-                  count_verdict(reports, "failed"), count_verdict(reports, "error"), total);
+  std::string counts = fmt::format(R"(tests="{}" failures="{}" errors="{}" time="{:.3f}")",
+                                   reports.size(), count_verdict(reports, Verdict::failed),
+                                   count_verdict(reports, Verdict::error), total);
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   xml += fmt::format("<testsuites name=\"labctl\" {}>\n", counts);
   xml += fmt::format("  <testsuite name=\"labctl\" {} skipped=\"0\">\n", counts);
@@ -235,10 +250,10 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
     xml += fmt::format(R"(    <testcase classname="labctl" name="{}" file="{}" time="{:.3f}">)",
                        xml_escape(r.name, true), xml_escape(r.file.string(), true), r.seconds);
     xml += "\n";
-    if (r.verdict != "passed") {
-      const char* element = r.verdict == "error" ? "error" : "failure";
+    if (r.verdict != Verdict::passed) {
+      const char* element = r.verdict == Verdict::error ? "error" : "failure";
       xml += fmt::format("      <{} message=\"{}\" type=\"{}\">{}</{}>\n", element,
-                         xml_escape(first_failure(r), true), r.verdict,
+                         xml_escape(first_failure(r), true), to_string(r.verdict),
                          xml_escape(failure_explanation(r), false), element);
     }
     if (std::string out = junit_system_out(r); !out.empty())
@@ -252,11 +267,11 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
 Json to_json(const ScenarioReport& r) {
   Json steps = Json::array();
   for (const auto& s : r.steps) {
-    Json step = {{"command", json_text(s.command)}, {"line", s.line},
-                 {"exit_code", s.exit_code},        {"seconds", s.seconds},
-                 {"timed_out", s.timed_out},        {"failures", text_array(s.failures)}};
-    put_bytes(step, "stdout", s.out);
-    put_bytes(step, "stderr", s.err);
+    Json step = {{"command", json_text(s.command)},     {"line", s.line},
+                 {"exit_code", s.result.exit_code},     {"seconds", s.result.seconds},
+                 {"timed_out", s.result.out_of_time()}, {"failures", text_array(s.failures)}};
+    put_bytes(step, "stdout", s.result.out);
+    put_bytes(step, "stderr", s.result.err);
     steps.push_back(std::move(step));
   }
   Json faults = Json::array();
@@ -276,7 +291,7 @@ Json to_json(const ScenarioReport& r) {
     warnings.push_back({{"module", json_text(folder)}, {"warnings", json_text(text)}});
   return {{"name", json_text(r.name)},
           {"file", json_text(r.file.string())},
-          {"verdict", r.verdict},
+          {"verdict", std::string(to_string(r.verdict))},
           {"exit_code", r.exit_code},
           {"seconds", r.seconds},
           {"kernel", json_text(r.kernel)},
@@ -303,9 +318,9 @@ Json to_json(const std::vector<ScenarioReport>& reports) {
           {"exit_code", suite_exit_code(reports)},
           {"summary",
            {{"total", reports.size()},
-            {"passed", count_verdict(reports, "passed")},
-            {"failed", count_verdict(reports, "failed")},
-            {"errors", count_verdict(reports, "error")},
+            {"passed", count_verdict(reports, Verdict::passed)},
+            {"failed", count_verdict(reports, Verdict::failed)},
+            {"errors", count_verdict(reports, Verdict::error)},
             {"seconds", total}}},
           {"scenarios", std::move(scenarios)}};
 }
@@ -325,7 +340,12 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
       ScenarioReport r;
       r.name = j.at("name").get<std::string>();
       r.file = j.at("file").get<std::string>();
-      r.verdict = j.at("verdict").get<std::string>();
+      auto verdict = parse_verdict(j.at("verdict").get<std::string>());
+      if (!verdict)
+        return bad_input(fmt::format("not a labctl JSON report: verdict {} is not one of "
+                                     "\"passed\", \"failed\", \"error\"",
+                                     j.at("verdict").dump()));
+      r.verdict = *verdict;
       r.exit_code = j.at("exit_code").get<int>();
       r.seconds = j.at("seconds").get<double>();
       r.kernel = j.at("kernel").get<std::string>();
@@ -346,12 +366,12 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
         StepReport step;
         step.command = s.at("command").get<std::string>();
         step.line = s.at("line").get<int>();
-        step.exit_code = s.at("exit_code").get<int>();
-        step.seconds = s.at("seconds").get<double>();
-        step.timed_out = s.at("timed_out").get<bool>();
+        step.result.exit_code = s.at("exit_code").get<int>();
+        step.result.seconds = s.at("seconds").get<double>();
+        step.result.timed_out = s.at("timed_out").get<bool>();
         step.failures = s.at("failures").get<std::vector<std::string>>();
-        step.out = get_bytes(s, "stdout");
-        step.err = get_bytes(s, "stderr");
+        step.result.out = get_bytes(s, "stdout");
+        step.result.err = get_bytes(s, "stderr");
         r.steps.push_back(std::move(step));
       }
       for (const auto& f : j.at("faults")) {
@@ -374,16 +394,11 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
 }
 
 std::string terminal_summary_line(const ScenarioReport& report, bool color) {
-  std::string tag = report.verdict == "passed"   ? "PASS"
-                    : report.verdict == "failed" ? "FAIL"
-                                                 : "ERROR";
+  auto [word, ansi] = verdict_tag(report.verdict);
+  std::string tag(word);
   std::string padding(5 - tag.size() + 1, ' ');
-  if (color) {
-    const char* ansi = report.verdict == "passed"   ? "\x1b[32m"
-                       : report.verdict == "failed" ? "\x1b[31m"
-                                                    : "\x1b[1;33m";
+  if (color)
     tag = fmt::format("{}{}\x1b[0m", ansi, tag);
-  }
   return fmt::format("{}{}{}  ({:.1f} s)", tag, padding, escape_bytes(report.name), report.seconds);
 }
 
@@ -396,10 +411,10 @@ std::string build_warnings_text(const ScenarioReport& report) {
 }
 
 std::string failure_explanation(const ScenarioReport& report) {
-  if (report.verdict == "passed")
+  if (report.verdict == Verdict::passed)
     return {};
   std::string out = fmt::format("{} ({}) {}:\n", escape_bytes(report.name), report.file.string(),
-                                report.verdict == "error" ? "could not run" : "failed");
+                                report.verdict == Verdict::error ? "could not run" : "failed");
   for (size_t i = 0; i < report.steps.size(); ++i) {
     const StepReport& s = report.steps[i];
     if (s.failures.empty())

@@ -1,7 +1,9 @@
 #pragma once
 
+#include "judge/verdict.h"
 #include "util/json_document.h"
 #include "util/result.h"
+#include "vm/step_result.h"
 
 #include <filesystem>
 #include <string>
@@ -10,15 +12,12 @@
 
 namespace labctl {
 
-// What one step did and why it failed (failures empty: it passed).
+// One step: what the scenario asked, what it did and why it failed (failures empty: it
+// passed).
 struct StepReport {
   std::string command;
   int line = 0; // the step's line in the scenario file
-  int exit_code = 0;
-  std::string out;
-  std::string err;
-  double seconds = 0;
-  bool timed_out = false;
+  StepResult result;
   std::vector<std::string> failures;
 
   bool operator==(const StepReport&) const = default;
@@ -40,8 +39,8 @@ struct FaultReport {
 struct ScenarioReport {
   std::string name;
   std::filesystem::path file;
-  std::string verdict = "passed"; // "passed" | "failed" | "error"
-  int exit_code = 0;              // what this scenario alone would make labctl exit with
+  Verdict verdict = Verdict::passed;
+  int exit_code = 0; // what this scenario alone would make labctl exit with
   double seconds = 0;
   std::vector<StepReport> steps;
   std::vector<std::string> failures; // beyond the steps: kernel log, debugcon, faults, errors

@@ -18,7 +18,7 @@ ScenarioReport error_report(const Scenario& scenario, ExitCode code, std::string
   ScenarioReport report;
   report.name = scenario.name;
   report.file = scenario.file;
-  report.verdict = "error";
+  report.verdict = Verdict::error;
   report.exit_code = to_int(code);
   report.failures.push_back(std::move(message));
   return report;

@@ -1,6 +1,5 @@
 #include "run/scenario_runner.h"
 
-#include "judge/debugcon_diff.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
 #include "run/gdb_attach.h"
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace labctl {
@@ -27,20 +27,9 @@ constexpr auto k_step_grace = std::chrono::seconds(10);
 // With gdb the user may hold the guest at a breakpoint for as long as they like.
 constexpr auto k_gdb_no_deadline = std::chrono::hours(24 * 365);
 
-std::string join_lines(const std::deque<std::string>& lines, size_t last) {
-  std::string out;
-  size_t start = lines.size() > last ? lines.size() - last : 0;
-  for (size_t i = start; i < lines.size(); ++i)
-    out += "  | " + lines[i] + "\n";
-  return out;
-}
-
 std::string first_line(const std::string& s) {
   return s.substr(0, s.find('\n'));
 }
-
-// The most debugcon output labctl reads back to compare; QEMU itself writes the file.
-constexpr uintmax_t k_max_debugcon_compare = uintmax_t{64} << 20;
 
 // Why QEMU ended, in the guest's terms where the console says: QEMU runs with -no-reboot,
 // so a guest that reboots (or powers off) ends QEMU with exit code 0.
@@ -68,7 +57,6 @@ public:
     m_report.accel_reason = lab.accel.reason;
     m_report.kernel = lab.kernel.version;
     m_report.kernel_image = lab.kernel.image;
-    m_report.verdict.clear(); // decided at the end
   }
 
   ScenarioReport run() {
@@ -78,25 +66,19 @@ public:
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
     if (auto fresh = m_artifacts.create(); !fresh) {
-      error(fresh.error().code, "artifacts: " + fresh.error().message);
+      m_seen.setup_error = RunError{fresh.error().code, "artifacts: " + fresh.error().message};
+      report(judge(m_scenario, m_seen));
       m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
       return m_report;
     }
     try {
       execute();
     } catch (const FatalError& e) {
-      error(e.error().code, e.error().message);
+      m_seen.setup_error = RunError{e.error().code, e.error().message};
     }
-    if (interrupted() && m_report.exit_code != to_int(ExitCode::interrupted))
-      error(ExitCode::interrupted, "interrupted");
-    // An artifact that could not be written (a full disk) is the environment's failure, and
-    // whatever it made the judges conclude is not the guest's.
-    if (!m_artifact_error.empty() && m_report.exit_code != to_int(ExitCode::interrupted))
-      error(ExitCode::environment, m_artifact_error);
-    if (m_report.verdict.empty())
-      m_report.verdict = m_failed || !m_report.failures.empty() ? "failed" : "passed";
-    if (m_report.verdict == "failed")
-      m_report.exit_code = to_int(ExitCode::failed);
+    m_seen.interrupted = interrupted();
+    m_seen.artifact_error = m_artifact_error;
+    report(judge(m_scenario, m_seen));
     m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     write_artifacts();
     return m_report;
@@ -108,8 +90,6 @@ private:
       m_options.progress(what);
   }
 
-  void fail(std::string message) { m_report.failures.push_back(std::move(message)); }
-
   // Write one artifact into the fresh folder (never through a link); the first failure is
   // kept and makes the scenario an environment error.
   void keep(Artifact file, std::string_view data) {
@@ -119,12 +99,6 @@ private:
   void artifact_failed(const std::string& message) {
     if (m_artifact_error.empty())
       m_artifact_error = message;
-  }
-
-  void error(ExitCode code, std::string message) {
-    m_report.verdict = "error";
-    m_report.exit_code = to_int(code);
-    m_report.failures.push_back(std::move(message));
   }
 
   void execute() {
@@ -138,26 +112,22 @@ private:
     if (!guest) {
       if (guest.error().code != ExitCode::failed)
         throw FatalError(guest.error());
-      fail(guest.error().message);
+      m_seen.prepare_failure = guest.error().message;
       return;
     }
-    for (const auto& [folder, text] : guest->warnings)
+    for (const auto& [folder, text] : guest->warnings) {
       m_report.build_warnings.emplace_back(folder.string(), text);
-    if (m_scenario.warnings_are_errors && !guest->warnings.empty()) {
-      // The warnings themselves are in build_warnings, shown under the summary line.
-      for (const auto& [folder, text] : guest->warnings)
-        fail(fmt::format("module {} built with warnings (the scenario says \"warnings\": "
-                         "\"error\")",
-                         folder.string()));
-      return;
+      m_seen.warned_modules.push_back(folder.string());
     }
+    if (m_scenario.warnings_are_errors && !guest->warnings.empty())
+      return;
     // A signal while the guest was prepared: nothing boots.
     if (interrupted()) {
-      error(ExitCode::interrupted, "interrupted before boot");
+      m_seen.setup_error = RunError{ExitCode::interrupted, "interrupted before boot"};
       return;
     }
     boot_and_drive(*guest);
-    judge_after_exit();
+    collect_after_exit();
   }
 
   void boot_and_drive(const PreparedGuest& guest) {
@@ -170,31 +140,21 @@ private:
 
     auto boot_deadline =
         std::min(m_deadline, Clock::now() + std::chrono::seconds(m_lab.profile.boot_timeout));
-    m_boot_ended_by_scenario_timeout = boot_deadline == m_deadline;
     auto boot = m_session->wait_ready(boot_deadline);
-    if (boot.outcome != GuestSession::Outcome::ok) {
-      boot_failed(boot);
+    BootObservation& seen = m_seen.boot.emplace(observe_boot(boot));
+    seen.ended_by_scenario_timeout = boot_deadline == m_deadline;
+    if (boot.outcome != GuestSession::Outcome::ok)
       return;
-    }
     // What the guest says it runs (uname -r) outranks the release read on the host.
     if (!boot.kernel_release.empty())
       m_report.kernel = boot.kernel_release;
-    bool modules_ok = true;
-    for (const auto& m : boot.modules) {
-      if (m.ok)
-        continue;
-      modules_ok = false;
-      std::string related;
-      for (const auto& line : m_session->vm().recent_console())
-        if (line.find(m.name) != std::string::npos)
-          related += "  | " + line + "\n";
-      fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
-    }
-    if (auto gdb = modules_ok && m_options.gdb ? attach_gdb(*m_session, guest, m_options.gdb_wait)
-                                               : ok_status();
-        !gdb) {
-      fail(gdb.error().message);
-      modules_ok = false;
+    bool modules_ok = std::all_of(boot.modules.begin(), boot.modules.end(),
+                                  [](const ModuleLoad& m) { return m.ok; });
+    if (modules_ok && m_options.gdb) {
+      if (auto gdb = attach_gdb(*m_session, guest, m_options.gdb_wait); !gdb) {
+        m_seen.gdb_error = gdb.error().message;
+        modules_ok = false;
+      }
     }
     if (modules_ok)
       run_steps();
@@ -207,127 +167,67 @@ private:
           std::min(m_deadline + std::chrono::seconds(30), Clock::now() + std::chrono::seconds(30)));
   }
 
-  void boot_failed(const GuestSession::Boot& boot) {
-    using O = GuestSession::Outcome;
-    auto console = join_lines(m_session->vm().recent_console(), 25);
+  BootObservation observe_boot(const GuestSession::Boot& boot) {
+    GuestLink& vm = m_session->vm();
+    BootObservation seen{.outcome = boot.outcome,
+                         .error = boot.error,
+                         .modules = boot.modules,
+                         .boot_timeout = m_lab.profile.boot_timeout,
+                         .profile_file = m_lab.profile.file.string(),
+                         .console = vm.recent_console(),
+                         .console_bytes = vm.console_bytes()};
     for (const auto& f : m_session->faults())
       if (f.fault.kind == "panic") {
-        fail(fmt::format("kernel panic during boot: {}\n{}", f.fault.title, f.fault.report));
-        return;
-      }
-    switch (boot.outcome) {
-    case O::timeout:
-      // Say which timeout ended the boot: the scenario's own can be the shorter one.
-      fail(fmt::format(
-          "the kernel never reached init (no READY within {}); last console lines:\n{}",
-          m_boot_ended_by_scenario_timeout
-              ? fmt::format("the scenario's timeout of {} s, key 'timeout' in {}",
-                            m_scenario.timeout, m_scenario.file.string())
-              : fmt::format("the profile's boot_timeout of {} s, {}", m_lab.profile.boot_timeout,
-                            m_lab.profile.file.empty() ? std::string("built-in default")
-                                                       : m_lab.profile.file.string()),
-          console));
-      break;
-    case O::qemu_exited: {
-      GuestLink& vm = m_session->vm();
-      auto status = vm.exit_status().value_or(ExitStatus{});
-      // QEMU that fails before the guest printed a thing could not run it at all (a kernel
-      // it cannot load, a file it cannot open): the environment, not the scenario.
-      if (vm.console_bytes() == 0 && !status.success()) {
-        error(ExitCode::environment,
-              fmt::format("QEMU could not start the guest ({}): {}", status.describe(),
-                          vm.qemu_stderr().empty() ? "no output on stderr" : vm.qemu_stderr()));
+        seen.panic = f.fault;
         break;
       }
-      fail(fmt::format("{} during boot; last console lines:\n{}{}", qemu_exit_reason(vm), console,
-                       vm.qemu_stderr().empty() ? "" : "QEMU stderr:\n" + vm.qemu_stderr()));
-      break;
+    if (boot.outcome == GuestSession::Outcome::qemu_exited) {
+      seen.qemu_status = vm.exit_status().value_or(ExitStatus{});
+      seen.qemu_stderr = vm.qemu_stderr();
+      seen.qemu_exit = qemu_exit_reason(vm);
     }
-    case O::interrupted:
-      error(ExitCode::interrupted, "interrupted during boot");
-      break;
-    case O::boot_report_damaged:
-      fail(fmt::format("the boot report from init was damaged ({}); last console lines:\n{}",
-                       boot.error, console));
-      break;
-    default:
-      fail("boot failed: " + GuestSession::describe(boot.outcome));
-    }
+    return seen;
   }
 
   void run_steps() {
     size_t index = 0;
     for (const auto& step : m_scenario.steps) {
       ++index;
-      std::string label =
-          fmt::format("step {} ({}:{})", index, m_scenario.file.filename().string(), step.line);
       progress(fmt::format("step {}/{}: {}", index, m_scenario.steps.size(), first_line(step.run)));
       m_session->set_phase({.name = "step", .step = static_cast<int>(index)});
-      size_t faults_before = m_session->faults().size();
       auto deadline = m_options.gdb ? m_deadline
                                     : std::min(m_deadline, Clock::now() + k_step_grace +
                                                                std::chrono::seconds(step.timeout));
-      auto result = m_session->run(step.run, step.timeout, deadline, m_deadline);
-
-      StepReport report;
-      report.command = step.run;
-      report.line = step.line;
-      report.seconds = result.seconds;
-      report.exit_code = result.output.exit_code;
-      report.out = result.output.out;
-      report.err = result.output.err;
-      report.timed_out = result.output.guest_timed_out;
-
+      StepObservation seen{.result = m_session->run(step.run, step.timeout, deadline, m_deadline)};
       using O = GuestSession::Outcome;
-      bool stop = false;
-      m_guest_responsive = result.outcome == O::ok;
-      if (result.outcome == O::ok) {
-        StepRun run{result.output.exit_code, result.output.out, result.output.err,
-                    result.output.guest_timed_out, result.seconds};
-        report.failures = judge_step(step, run);
-      } else if (result.outcome == O::timeout) {
-        report.timed_out = true;
-        bool scenario_timeout = Clock::now() >= m_deadline;
-        report.failures.push_back(fmt::format(
-            "{}: no answer from the guest ({}); last console lines:\n{}",
-            scenario_timeout ? fmt::format("scenario timed out after {} s", m_scenario.timeout)
-                             : fmt::format("timed out after {} s", step.timeout),
-            "the guest sent nothing, not even news of its agent dying: it may be hung",
-            join_lines(m_session->vm().recent_console(), 15)));
-        stop = true;
-      } else if (result.outcome == O::interrupted) {
-        error(ExitCode::interrupted, "interrupted during " + label);
-        stop = true;
-      } else {
-        std::string why =
-            result.outcome == O::qemu_exited ? qemu_exit_reason(m_session->vm()) : result.error;
-        report.failures.push_back(fmt::format("{} while the step ran; last console lines:\n{}", why,
-                                              join_lines(m_session->vm().recent_console(), 15)));
-        stop = true;
-      }
-      if (m_session->faults().size() > faults_before && !report.failures.empty())
-        stop = true;
-      // The report explains failed steps itself; they only decide the verdict here.
-      bool step_failed = !report.failures.empty();
-      m_failed = m_failed || step_failed;
-      m_report.steps.push_back(std::move(report));
-      if (stop || step_failed)
+      O outcome = seen.result.outcome;
+      m_guest_responsive = outcome == O::ok;
+      seen.scenario_deadline_passed = Clock::now() >= m_deadline;
+      if (outcome != O::ok && outcome != O::interrupted)
+        seen.console = m_session->vm().recent_console();
+      if (outcome == O::qemu_exited)
+        seen.qemu_exit = qemu_exit_reason(m_session->vm());
+      // The scenario stops at its first failing step; the judge says why.
+      bool go_on = outcome == O::ok && judge_step(step, seen.result).empty();
+      m_seen.steps.push_back(std::move(seen));
+      if (!go_on)
         break;
     }
   }
 
-  void judge_after_exit() {
+  // What the judge needs once QEMU is gone, and the artifacts that record it.
+  void collect_after_exit() {
     if (!m_session)
       return;
     m_session->shutdown();
     m_report.timeline = m_session->timeline();
     progress("judging");
 
-    // Faults, attributed to the phase they happened in.
-    std::vector<ObservedFault> observed;
+    m_seen.faults = m_session->faults();
+    m_seen.faults_dropped = m_session->faults_dropped();
+    m_seen.max_faults = GuestSession::k_max_faults;
     std::string fault_text;
-    for (const auto& f : m_session->faults()) {
-      observed.push_back({f.fault.kind, f.fault.title});
+    for (const auto& f : m_seen.faults) {
       m_report.faults.push_back(fault_report(f, m_scenario));
       std::string where = f.phase.name;
       if (const FaultReport& r = m_report.faults.back(); r.step_index > 0)
@@ -337,77 +237,65 @@ private:
     }
     if (!fault_text.empty())
       keep(Artifact::faults, fault_text);
-    // The report lists each fault with its phase and trace; these say why it fails.
-    for (auto& msg : judge_faults(m_scenario.expect, observed))
-      fail(msg);
-    if (m_session->faults_dropped() > 0)
-      fail(fmt::format("more kernel fault reports followed the first {}; labctl did not keep "
-                       "them (see console.log)",
-                       GuestSession::k_max_faults));
-    judge_console(m_session->vm());
 
-    const std::string& kernel_log = m_session->kernel_log();
-    keep(Artifact::kernel_log, kernel_log);
-    // Expectations on the whole run only make sense when the guest got that far.
-    bool complete =
-        m_report.steps.size() == m_scenario.steps.size() && !m_failed && m_report.verdict.empty();
-    if (!complete)
-      return;
-    for (auto& msg : judge_kernel_log(m_scenario.expect, kernel_log))
-      fail(msg);
-    for (auto& msg : judge_trace_file(m_scenario.expect.trace, m_artifacts))
-      fail(msg);
-    if (m_scenario.expect.debugcon) {
-      // QEMU writes debugcon.txt and says nothing when the disk fills: a short file is then
-      // the disk's doing, not a difference in what the guest wrote.
-      if (!m_artifact_error.empty() || filesystem_full(m_options.artifacts).value_or(false)) {
-        artifact_failed(fmt::format(
-            "debugcon not compared: {}: the filesystem is full, so QEMU may have written only "
-            "part of it; not compared with {}",
-            m_artifacts.path(Artifact::debugcon).string(), m_scenario.expect.debugcon->label));
-        return;
-      }
-      std::error_code ec;
-      auto size = fs::file_size(m_artifacts.path(Artifact::debugcon), ec);
-      if (!ec && size > k_max_debugcon_compare) {
-        fail(fmt::format("debugcon.txt holds {} MiB, more than the {} MiB labctl compares with "
-                         "{}",
-                         size >> 20, k_max_debugcon_compare >> 20,
-                         m_scenario.expect.debugcon->label));
-        return;
-      }
-      auto actual = read_file(m_artifacts.path(Artifact::debugcon));
-      std::string got = actual ? *actual : "";
-      auto cmp = compare_debugcon(m_scenario.expect.debugcon->bytes, got,
-                                  m_scenario.expect.debugcon->label,
-                                  m_artifacts.path(Artifact::debugcon).string());
-      if (!cmp.equal) {
-        m_report.debugcon_diff = cmp.diff;
-        fail(fmt::format("debugcon output differs from {} (first difference at byte {})",
-                         m_scenario.expect.debugcon->label, cmp.first_difference));
-      }
-    }
-  }
-
-  // The console's own limits: console.log stores at most GuestLink::k_max_console_log bytes.
-  void judge_console(GuestLink& vm) {
+    GuestLink& vm = m_session->vm();
     if (!vm.console_log_error().empty())
       artifact_failed(fmt::format("artifact not written: cannot write {}: {}; the console "
                                   "record is incomplete",
                                   m_artifacts.path(Artifact::console_log).string(),
                                   vm.console_log_error()));
-    if (vm.console_bytes() > GuestLink::k_max_console_log)
-      fail(fmt::format("the console printed {} MiB, more than the {} MiB labctl keeps (a printk "
-                       "flood?); console.log holds the first {} MiB",
-                       vm.console_bytes() >> 20, GuestLink::k_max_console_log >> 20,
-                       GuestLink::k_max_console_log >> 20));
+    m_seen.console_bytes = vm.console_bytes();
+    m_seen.console_log_limit = GuestLink::k_max_console_log;
+
+    m_seen.kernel_log = m_session->kernel_log();
+    keep(Artifact::kernel_log, m_seen.kernel_log);
+
+    fs::path debugcon = m_artifacts.path(Artifact::debugcon);
+    std::error_code ec;
+    auto debugcon_size = fs::file_size(debugcon, ec);
+    if (!m_scenario.expect.trace.empty()) {
+      auto log = read_file(m_artifacts.path(Artifact::trace_log));
+      if (log)
+        m_seen.trace_log = std::move(*log);
+      else
+        m_seen.trace_log_error = log.error().message;
+      m_seen.debugcon_bytes = ec ? 0 : static_cast<uintmax_t>(debugcon_size);
+    }
+    if (m_scenario.expect.debugcon) {
+      DebugconObservation& seen = m_seen.debugcon;
+      seen.path = debugcon.string();
+      seen.disk_full = filesystem_full(m_options.artifacts).value_or(false);
+      if (!ec)
+        seen.size = debugcon_size;
+      if (!seen.disk_full && !(seen.size && *seen.size > k_max_debugcon_compare))
+        if (auto text = read_file(debugcon))
+          seen.text = std::move(*text);
+    }
+    m_seen.artifact_error = m_artifact_error;
+  }
+
+  // The judge's verdict into the report; the step results move there, never copied.
+  void report(Judgement judgement) {
+    m_report.verdict = judgement.verdict;
+    m_report.exit_code = to_int(judgement.exit_code);
+    m_report.failures = std::move(judgement.failures);
+    m_report.debugcon_diff = std::move(judgement.debugcon_diff);
+    for (size_t i = 0; i < m_seen.steps.size(); ++i) {
+      const Step& step = m_scenario.steps[i];
+      m_report.steps.push_back({.command = step.run,
+                                .line = step.line,
+                                .result = std::move(m_seen.steps[i].result),
+                                .failures = std::move(judgement.step_failures[i])});
+    }
   }
 
   void write_artifacts() {
     auto written = m_artifacts.write(Artifact::result, json_report({m_report}));
     if (!written && m_report.exit_code != to_int(ExitCode::interrupted)) {
       // The scenario's own record is missing: say so rather than pass silently.
-      error(ExitCode::environment, "artifact not written: " + written.error().message);
+      m_report.verdict = Verdict::error;
+      m_report.exit_code = to_int(ExitCode::environment);
+      m_report.failures.push_back("artifact not written: " + written.error().message);
     }
   }
 
@@ -416,11 +304,10 @@ private:
   const ScenarioRunOptions& m_options;
   ArtifactFolder m_artifacts; // made anew by run()
   ScenarioReport m_report;
+  Observations m_seen;
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
-  bool m_failed = false;
   bool m_guest_responsive = true;
-  bool m_boot_ended_by_scenario_timeout = false; // its deadline came before boot_timeout
   std::string m_artifact_error; // the first artifact that could not be written, and why
 };
 

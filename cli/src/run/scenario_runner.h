@@ -1,9 +1,9 @@
 #pragma once
 
-#include "vm/guest_session.h"
 #include "config/scenario.h"
 #include "run/lab_setup.h"
 #include "run/report.h"
+#include "vm/guest_session.h"
 
 #include <filesystem>
 #include <functional>

@@ -191,15 +191,15 @@ private:
     auto step =
         m_session->run(start_shell_command(size, guest_term(m_tty)), 30, deadline, deadline);
     int pid = 0;
-    if (step.outcome == GuestSession::Outcome::ok && step.output.exit_code == 0)
-      pid = std::atoi(step.output.out.c_str());
+    if (step.outcome == GuestSession::Outcome::ok && step.exit_code == 0)
+      pid = std::atoi(step.out.c_str());
     if (pid <= 0) {
       if (step.outcome == GuestSession::Outcome::interrupted) {
         m_ending = "interrupted";
         return false;
       }
       failed(fmt::format("labctl shell: could not start the guest shell ({}): {}",
-                         GuestSession::describe(step.outcome), step.output.err));
+                         GuestSession::describe(step.outcome), step.err));
       return false;
     }
     m_shell_pid = pid;
@@ -258,7 +258,7 @@ private:
     }
     auto deadline = Clock::now() + k_request_patience;
     auto step = m_session->run(command, 10, deadline, deadline);
-    return step.outcome == GuestSession::Outcome::ok ? step.output.out : std::string();
+    return step.outcome == GuestSession::Outcome::ok ? step.out : std::string();
   }
 
   // Bytes from the user's terminal (or a pipe) for the guest's console.

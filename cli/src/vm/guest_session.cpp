@@ -14,28 +14,6 @@ constexpr auto k_silence = std::chrono::seconds(5);
 constexpr size_t k_max_kernel_log = 32 * 1024 * 1024;
 } // namespace
 
-std::string GuestSession::describe(Outcome outcome) {
-  switch (outcome) {
-  case Outcome::ok:
-    return "ok";
-  case Outcome::timeout:
-    return "timed out";
-  case Outcome::qemu_exited:
-    return "QEMU exited";
-  case Outcome::interrupted:
-    return "interrupted";
-  case Outcome::protocol_error:
-    return "control channel error";
-  case Outcome::agent_died:
-    return "the guest agent died";
-  case Outcome::exit_unknown:
-    return "no exit status";
-  case Outcome::boot_report_damaged:
-    return "the boot report was damaged";
-  }
-  return "?";
-}
-
 Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
   std::unique_ptr<GuestSession> s(new GuestSession());
   s->m_boot_nonce = config.boot_nonce;
@@ -158,10 +136,12 @@ GuestSession::Boot GuestSession::wait_ready(Clock::time_point deadline) {
   return boot;
 }
 
-GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seconds,
-                                         std::string_view command, Clock::time_point deadline,
-                                         Clock::time_point hard_deadline) {
-  Step step;
+StepResult GuestSession::request(std::string_view verb, int timeout_seconds,
+                                 std::string_view command, Clock::time_point deadline,
+                                 Clock::time_point hard_deadline) {
+  StepResult step;
+  step.exit_code = -1;
+  size_t faults_before = m_faults.size();
   auto started = Clock::now();
   std::string nonce = make_nonce();
   m_response = std::make_unique<ResponseDecoder>(nonce);
@@ -187,22 +167,29 @@ GuestSession::Step GuestSession::request(std::string_view verb, int timeout_seco
     step.outcome = m_response->agent_died() ? Outcome::agent_died : Outcome::protocol_error;
     step.error = m_response->error();
   } else if (step.outcome == Outcome::ok) {
-    step.output = m_response->take();
-    kmsg_records(step.output.kmsg);
+    StepOutput output = m_response->take();
+    kmsg_records(output.kmsg);
     // A step killed at its timeout is judged as timed out; any other missing status is
     // explained here rather than shown as exit code -1.
-    if (step.output.exit_code < 0 && !step.output.guest_timed_out) {
+    if (output.exit_code < 0 && !output.guest_timed_out) {
       step.outcome = Outcome::exit_unknown;
-      step.error = unknown_exit_reason(step.output);
+      step.error = unknown_exit_reason(output);
     }
+    step.exit_code = output.exit_code;
+    step.out = std::move(output.out);
+    step.err = std::move(output.err);
+    step.timed_out = output.guest_timed_out;
+    step.end = output.end;
+    step.kmsg = std::move(output.kmsg);
   }
   m_response.reset();
+  step.faults = m_faults.size() - faults_before;
   step.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return step;
 }
 
-GuestSession::Step GuestSession::run(const std::string& command, int timeout_seconds,
-                                     Clock::time_point deadline, Clock::time_point hard_deadline) {
+StepResult GuestSession::run(const std::string& command, int timeout_seconds,
+                             Clock::time_point deadline, Clock::time_point hard_deadline) {
   return request("RUN", timeout_seconds, command, deadline, hard_deadline);
 }
 

@@ -5,6 +5,7 @@
 #include "vm/artifact_folder.h"
 #include "vm/guest_link.h"
 #include "vm/qemu_command.h"
+#include "vm/step_result.h"
 
 #include <chrono>
 #include <map>
@@ -13,21 +14,6 @@
 #include <vector>
 
 namespace labctl {
-
-// Where a run was: "boot" (until the first step starts), "step" (step number `step`,
-// counted from 1 in the scenario's order) or "shutdown".
-struct RunPhase {
-  std::string name = "boot";
-  int step = 0; // for "step" only
-
-  bool operator==(const RunPhase&) const = default;
-};
-
-// A kernel fault together with the phase of the run it happened in.
-struct AttributedFault {
-  KernelFault fault;
-  RunPhase phase;
-};
 
 // Drives one booted guest over its control channel: waits for init to report the modules
 // and READY, runs steps, collects the kernel log, and watches the console and /dev/kmsg for
@@ -42,36 +28,14 @@ public:
     std::string boot_nonce;
   };
 
-  // How a wait ended.
-  // agent_died: init reported that the agent exited before it answered (it restarts it);
-  // exit_unknown: an answer arrived, but without the step's exit status (error says why);
-  // protocol_error: the answer was damaged or the channel broke (error says how);
-  // boot_report_damaged: init's boot report (MOD/READY lines) arrived damaged (error says
-  // what), so waiting for READY stops at once instead of running out the boot timeout.
-  enum class Outcome {
-    ok,
-    timeout,
-    qemu_exited,
-    interrupted,
-    protocol_error,
-    agent_died,
-    exit_unknown,
-    boot_report_damaged
-  };
-  static std::string describe(Outcome outcome);
+  using Outcome = WaitOutcome;
+  static std::string describe(Outcome outcome) { return labctl::describe(outcome); }
 
   struct Boot {
     Outcome outcome = Outcome::ok;
     std::vector<ModuleLoad> modules;
     std::string kernel_release;
     std::string error; // for boot_report_damaged: what arrived
-  };
-
-  struct Step {
-    Outcome outcome = Outcome::ok;
-    StepOutput output;
-    std::string error; // for protocol_error, agent_died, exit_unknown: what happened
-    double seconds = 0;
   };
 
   // Start QEMU (a QemuVm) as `config` says, its console appended to console.log.
@@ -83,8 +47,8 @@ public:
   Boot wait_ready(Clock::time_point deadline);
   // Run one command. `deadline` is when a silent guest counts as hung; while answer bytes
   // keep arriving, waiting goes on until `hard_deadline`.
-  Step run(const std::string& command, int timeout_seconds, Clock::time_point deadline,
-           Clock::time_point hard_deadline);
+  StepResult run(const std::string& command, int timeout_seconds, Clock::time_point deadline,
+                 Clock::time_point hard_deadline);
   // Read the kernel log records not yet seen (after the last step) and power off.
   void finish(Clock::time_point deadline);
   ExitStatus shutdown();
@@ -108,8 +72,8 @@ private:
   GuestSession() = default;
   void attach(std::unique_ptr<GuestLink> link);
   Outcome wait(const std::function<bool()>& done, Clock::time_point deadline);
-  Step request(std::string_view verb, int timeout_seconds, std::string_view command,
-               Clock::time_point deadline, Clock::time_point hard_deadline);
+  StepResult request(std::string_view verb, int timeout_seconds, std::string_view command,
+                     Clock::time_point deadline, Clock::time_point hard_deadline);
   void console_line(std::string_view line);
   void kmsg_records(const std::vector<std::string>& records);
   void collect(FaultScanner& scanner, bool from_kmsg);

@@ -1,7 +1,7 @@
 #include "config/scenario.h"
 
-#include "guest/fault_scanner.h"
 #include "config/data_dir.h"
+#include "guest/fault_scanner.h"
 #include "image/guest_image.h"
 #include "test_support.h"
 

@@ -18,8 +18,8 @@ Step step(std::string run = "true") {
   return s;
 }
 
-StepRun ran(int exit_code, std::string out = {}, std::string err = {}) {
-  StepRun r;
+StepResult ran(int exit_code, std::string out = {}, std::string err = {}) {
+  StepResult r;
   r.exit_code = exit_code;
   r.out = std::move(out);
   r.err = std::move(err);
@@ -136,7 +136,7 @@ TEST(JudgeStep, TimeoutShowsTheLastOutput) {
   Step s = step("sleep 100");
   s.timeout = 10;
   s.expected_stdout = "never compared";
-  StepRun r = ran(-1, "started\nwaiting", "warning\n");
+  StepResult r = ran(-1, "started\nwaiting", "warning\n");
   r.timed_out = true;
   EXPECT_EQ(judge_step(s, r), Failures{"timed out after 10s; last stdout: \"started\\nwaiting\"; "
                                        "last stderr: \"warning\\n\""});

@@ -26,15 +26,9 @@ Step step(std::string run, int line, int exit_code = 0) {
   return s;
 }
 
-StepReport step_report(const Step& step, const StepRun& run) {
-  return {.command = step.run,
-          .line = step.line,
-          .exit_code = run.exit_code,
-          .out = run.out,
-          .err = run.err,
-          .seconds = run.seconds,
-          .timed_out = run.timed_out,
-          .failures = judge_step(step, run)};
+StepReport step_report(const Step& step, StepResult run) {
+  auto failures = judge_step(step, run);
+  return {.command = step.run, .line = step.line, .result = std::move(run), .failures = failures};
 }
 
 // What the runner fills in before anything runs.
@@ -89,7 +83,7 @@ Scenario oops_scenario() {
 ScenarioReport failed_report() {
   Scenario s = oops_scenario();
   ScenarioReport r = started_report(s);
-  r.verdict = "failed";
+  r.verdict = Verdict::failed;
   r.exit_code = 1;
   r.seconds = 12.04;
   r.steps.push_back(step_report(s.steps[0], {.exit_code = 0, .out = "fine\n", .seconds = 0.1}));
@@ -105,7 +99,7 @@ ScenarioReport expectations_failed_report() {
   Scenario s = debugcon_scenario();
   s.expect.kernel_log = {"Received 12 characters"};
   ScenarioReport r = started_report(s);
-  r.verdict = "failed";
+  r.verdict = Verdict::failed;
   r.exit_code = 1;
   r.seconds = 5.5;
   r.steps.push_back(step_report(s.steps[0], {.exit_code = 0, .seconds = 0.05}));
@@ -125,7 +119,7 @@ ScenarioReport error_report() {
   ScenarioReport r;
   r.name = "smoke";
   r.file = "scenarios/smoke.json";
-  r.verdict = "error";
+  r.verdict = Verdict::error;
   r.exit_code = 3;
   r.failures = {"qemu-system-x86_64 not found (install qemu-system-x86)"};
   return r;
@@ -206,7 +200,7 @@ TEST(ReportTerminal, ErrorExplanation) {
 TEST(ReportTerminal, LongFaultReportsAreCut) {
   Scenario scenario = debugcon_scenario();
   ScenarioReport r = passed_report();
-  r.verdict = "failed";
+  r.verdict = Verdict::failed;
   r.exit_code = 1;
   std::string trace;
   for (int i = 0; i < 100; ++i)
@@ -293,7 +287,7 @@ TEST(ReportXml, FailureCarriesTheFirstFailureAndTheExplanation) {
 
 TEST(ReportXml, HugeOutputIsCappedInSystemOut) {
   ScenarioReport r = passed_report();
-  r.steps[0].out = std::string(1 << 20, 'x');
+  r.steps[0].result.out = std::string(1 << 20, 'x');
   std::string xml = junit_xml({r});
   EXPECT_LT(xml.size(), 100'000u);
   EXPECT_NE(xml.find("[... 983040 more bytes; the whole output is in the artifacts]"),
@@ -304,8 +298,9 @@ TEST(ReportXml, HugeOutputIsCappedInSystemOut) {
 TEST(ReportXml, WellFormedEvenWithHostileContent) {
   ScenarioReport r = failed_report();
   r.name = "we<ird> & \"name\"";
-  r.steps[0].out = std::string("\0\x01\x08\x0b\x0c\x0e\x1f\x7f]]><![CDATA[&amp;\xff\xfe\r\n", 29);
-  r.steps[1].err = "\xed\xa0\x80 surrogate, \xef\xbf\xbf nonchar, \xc3\x28 broken";
+  r.steps[0].result.out =
+      std::string("\0\x01\x08\x0b\x0c\x0e\x1f\x7f]]><![CDATA[&amp;\xff\xfe\r\n", 29);
+  r.steps[1].result.err = "\xed\xa0\x80 surrogate, \xef\xbf\xbf nonchar, \xc3\x28 broken";
   r.failures.push_back(std::string("control \x02 in a message", 23));
   std::string xml = junit_xml({r, passed_report(), error_report()});
   for (char c : xml) {
@@ -408,7 +403,7 @@ TEST(ReportJson, FaultOutsideTheStepsHasNoStep) {
 
 TEST(ReportJson, BinaryOutputKeepsItsExactBytes) {
   ScenarioReport r = passed_report();
-  r.steps[0].out = std::string("bin\0\xff\xfe\n", 7);
+  r.steps[0].result.out = std::string("bin\0\xff\xfe\n", 7);
   Json j = to_json(r);
   EXPECT_EQ(j["steps"][0]["stdout"], "bin\\x00\\xff\\xfe\n");
   EXPECT_EQ(j["steps"][0]["stdout_base64"], "YmluAP/+Cg==");
@@ -430,12 +425,12 @@ TEST(ReportJson, RoundTrip) {
                                          expectations_failed_report()};
   reports[0].faults.push_back(
       fault_report({null_dereference(), {.name = "shutdown"}}, debugcon_scenario()));
-  reports[0].steps[0].out = std::string("bin\0\xff\xfe\n", 7);
-  reports[0].steps[0].err = "x";
-  reports[1].steps[0].out = "ab";
-  reports[1].steps[0].err = "abc";
-  reports[1].steps[1].out = "\xc3\xa9t\xc3\xa9\t\x01";
-  reports[1].steps[1].timed_out = true;
+  reports[0].steps[0].result.out = std::string("bin\0\xff\xfe\n", 7);
+  reports[0].steps[0].result.err = "x";
+  reports[1].steps[0].result.out = "ab";
+  reports[1].steps[0].result.err = "abc";
+  reports[1].steps[1].result.out = "\xc3\xa9t\xc3\xa9\t\x01";
+  reports[1].steps[1].result.timed_out = true;
   reports[0].build_warnings = {
       {"/src/warning", "/src/warning/warning.c:12:13: warning: unused variable 'x'\n"}};
   std::string text = json_report(reports);

@@ -47,10 +47,10 @@ TEST(ScenarioPool, AnExceptionInAScenarioBecomesAnErrorForThatScenarioOnly) {
   EXPECT_EQ(done, 4);
   for (size_t i : {0u, 3u}) {
     ASSERT_TRUE(reports[i]);
-    EXPECT_EQ(reports[i]->verdict, "passed");
+    EXPECT_EQ(reports[i]->verdict, Verdict::passed);
   }
   ASSERT_TRUE(reports[1]);
-  EXPECT_EQ(reports[1]->verdict, "error");
+  EXPECT_EQ(reports[1]->verdict, Verdict::error);
   EXPECT_EQ(reports[1]->exit_code, 3);
   EXPECT_EQ(reports[1]->name, "s1");
   EXPECT_EQ(reports[1]->file, "/x/s1.json");
@@ -59,7 +59,7 @@ TEST(ScenarioPool, AnExceptionInAScenarioBecomesAnErrorForThatScenarioOnly) {
             std::string::npos)
       << reports[1]->failures[0];
   ASSERT_TRUE(reports[2]);
-  EXPECT_EQ(reports[2]->verdict, "error");
+  EXPECT_EQ(reports[2]->verdict, Verdict::error);
   EXPECT_EQ(reports[2]->exit_code, 3);
   EXPECT_EQ(reports[2]->failures, std::vector<std::string>{"cache: No space left on device"});
   EXPECT_EQ(suite_exit_code({*reports[0], *reports[1], *reports[2], *reports[3]}), 3);

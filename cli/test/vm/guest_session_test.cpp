@@ -190,9 +190,7 @@ protected:
   }
 
   GuestSession::Boot boot() { return session->wait_ready(far()); }
-  GuestSession::Step run(const std::string& command) {
-    return session->run(command, 30, far(), far());
-  }
+  StepResult run(const std::string& command) { return session->run(command, 30, far(), far()); }
   static GuestSession::Clock::time_point far() {
     return GuestSession::Clock::now() + std::chrono::hours(1);
   }
@@ -247,10 +245,10 @@ TEST_F(GuestSessionTest, StepAnswerComesBackExactly) {
   });
   auto step = run("exit 7");
   ASSERT_EQ(step.outcome, GuestSession::Outcome::ok) << step.error;
-  EXPECT_EQ(step.output.exit_code, 7);
-  EXPECT_EQ(step.output.out, out);
-  EXPECT_EQ(step.output.err, err);
-  EXPECT_FALSE(step.output.guest_timed_out);
+  EXPECT_EQ(step.exit_code, 7);
+  EXPECT_EQ(step.out, out);
+  EXPECT_EQ(step.err, err);
+  EXPECT_FALSE(step.timed_out);
   EXPECT_NE(session->kernel_log().find("hello from the step\n"), std::string::npos);
   ASSERT_EQ(link->requests().size(), 1u);
   EXPECT_EQ(link->requests()[0].verb, "RUN");
@@ -270,9 +268,9 @@ TEST_F(GuestSessionTest, RecordedAgentAnswerUnderTheRequestsNonce) {
   });
   auto step = run("printf 'out\\001'; echo err >&2; echo rec > /dev/kmsg; exit 5");
   ASSERT_EQ(step.outcome, GuestSession::Outcome::ok) << step.error;
-  EXPECT_EQ(step.output.exit_code, 5);
-  EXPECT_EQ(step.output.out, "out\x01");
-  EXPECT_EQ(step.output.err, "err\n");
+  EXPECT_EQ(step.exit_code, 5);
+  EXPECT_EQ(step.out, "out\x01");
+  EXPECT_EQ(step.err, "err\n");
   EXPECT_NE(session->kernel_log().find("rec\n"), std::string::npos);
 }
 
@@ -289,7 +287,7 @@ TEST_F(GuestSessionTest, AnswerWithABadCrcIsReportedAsDamaged) {
   EXPECT_EQ(step.outcome, GuestSession::Outcome::protocol_error);
   EXPECT_EQ(step.error.rfind(k_damaged_answer, 0), 0u) << step.error;
   EXPECT_NE(step.error.find("stdout"), std::string::npos) << step.error;
-  EXPECT_TRUE(step.output.out.empty());
+  EXPECT_TRUE(step.out.empty());
 }
 
 TEST_F(GuestSessionTest, GuestExitingMidStepEndsThatStepAsQemuExited) {
@@ -320,7 +318,7 @@ TEST_F(GuestSessionTest, OopsOnTheConsoleDuringAStepIsThatStepsFault) {
   });
   auto step = run("echo oops > /dev/labctl_fault");
   ASSERT_EQ(step.outcome, GuestSession::Outcome::ok) << step.error;
-  EXPECT_EQ(step.output.exit_code, 137);
+  EXPECT_EQ(step.exit_code, 137);
   ASSERT_EQ(session->faults().size(), 1u);
   const AttributedFault& fault = session->faults()[0];
   EXPECT_EQ(fault.fault.kind, "oops");

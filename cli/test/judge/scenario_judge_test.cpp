@@ -1,0 +1,302 @@
+#include "judge/judge.h"
+
+#include <gtest/gtest.h>
+
+namespace labctl {
+namespace {
+
+// Two steps at lines 6 and 7 of smoke.json, 10 s each, the scenario 60 s.
+Scenario two_steps() {
+  Scenario s;
+  s.name = "smoke";
+  s.file = "scenarios/smoke.json";
+  s.timeout = 60;
+  for (int line : {6, 7}) {
+    Step step;
+    step.run = "echo hi";
+    step.line = line;
+    step.timeout = 10;
+    step.expected_stdout = "hi\n";
+    s.steps.push_back(step);
+  }
+  return s;
+}
+
+StepObservation answered(int exit_code, std::string out) {
+  StepObservation seen;
+  seen.result.exit_code = exit_code;
+  seen.result.out = std::move(out);
+  return seen;
+}
+
+StepObservation unanswered(WaitOutcome outcome) {
+  StepObservation seen;
+  seen.result.exit_code = -1;
+  seen.result.outcome = outcome;
+  seen.console = {"[   5.1] first", "[   5.2] last"};
+  return seen;
+}
+
+// A boot that reached READY and two steps that printed what they should.
+Observations good_run() {
+  Observations seen;
+  seen.boot.emplace();
+  seen.steps = {answered(0, "hi\n"), answered(0, "hi\n")};
+  seen.console_log_limit = 64 << 20;
+  seen.kernel_log = "Linux version 6.1\nlabctl: ready\n";
+  return seen;
+}
+
+bool contains(const std::vector<std::string>& failures, std::string_view text) {
+  for (const auto& f : failures)
+    if (f.find(text) != std::string::npos)
+      return true;
+  return false;
+}
+
+TEST(Verdict, WordsRoundTrip) {
+  for (Verdict v : {Verdict::passed, Verdict::failed, Verdict::error})
+    EXPECT_EQ(parse_verdict(to_string(v)), v);
+  EXPECT_EQ(to_string(Verdict::passed), "passed");
+  EXPECT_EQ(to_string(Verdict::failed), "failed");
+  EXPECT_EQ(to_string(Verdict::error), "error");
+  EXPECT_EQ(parse_verdict("PASS"), std::nullopt);
+  EXPECT_EQ(parse_verdict(""), std::nullopt);
+}
+
+TEST(JudgeScenario, PassesWhenEveryStepAndExpectationHolds) {
+  Scenario s = two_steps();
+  s.expect.kernel_log = {"labctl: ready"};
+  Judgement j = judge(s, good_run());
+  EXPECT_EQ(j.verdict, Verdict::passed);
+  EXPECT_EQ(j.exit_code, ExitCode::passed);
+  ASSERT_EQ(j.step_failures.size(), 2u);
+  EXPECT_TRUE(j.step_failures[0].empty());
+  EXPECT_TRUE(j.step_failures[1].empty());
+  EXPECT_TRUE(j.failures.empty());
+}
+
+TEST(JudgeScenario, AFailingStepFailsAndSkipsTheWholeRunExpectations) {
+  Scenario s = two_steps();
+  s.expect.kernel_log = {"never printed"};
+  Observations seen = good_run();
+  seen.steps = {answered(1, "hi\n")};
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.exit_code, ExitCode::failed);
+  ASSERT_EQ(j.step_failures.size(), 1u);
+  ASSERT_EQ(j.step_failures[0].size(), 1u);
+  EXPECT_EQ(j.step_failures[0][0], "exit code: expected 0, got 1");
+  EXPECT_TRUE(j.failures.empty()) << j.failures[0];
+}
+
+TEST(JudgeScenario, KernelLogIsJudgedWhenTheRunIsComplete) {
+  Scenario s = two_steps();
+  s.expect.kernel_log = {"never printed"};
+  Judgement j = judge(s, good_run());
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  ASSERT_EQ(j.failures.size(), 1u);
+  EXPECT_TRUE(contains(j.failures, "kernel_log /never printed/ did not match")) << j.failures[0];
+}
+
+TEST(JudgeScenario, AStepWithoutAnswerSaysWhichTimeoutEndedIt) {
+  Scenario s = two_steps();
+  Observations seen = good_run();
+  seen.steps = {unanswered(WaitOutcome::timeout)};
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  ASSERT_EQ(j.step_failures.size(), 1u);
+  ASSERT_EQ(j.step_failures[0].size(), 1u);
+  EXPECT_EQ(j.step_failures[0][0].rfind("timed out after 10 s: no answer from the guest", 0), 0u)
+      << j.step_failures[0][0];
+  EXPECT_NE(j.step_failures[0][0].find("  | [   5.2] last\n"), std::string::npos);
+
+  seen.steps[0].scenario_deadline_passed = true;
+  j = judge(s, seen);
+  EXPECT_EQ(j.step_failures[0][0].rfind("scenario timed out after 60 s", 0), 0u)
+      << j.step_failures[0][0];
+}
+
+TEST(JudgeScenario, QemuExitingDuringAStepFailsWithItsReason) {
+  Observations seen = good_run();
+  seen.steps = {unanswered(WaitOutcome::qemu_exited)};
+  seen.steps[0].qemu_exit = "the guest rebooted, which ends QEMU under -no-reboot (exit 0)";
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.step_failures[0][0].rfind("the guest rebooted, which ends QEMU under -no-reboot "
+                                        "(exit 0) while the step ran; last console lines:\n",
+                                        0),
+            0u)
+      << j.step_failures[0][0];
+}
+
+TEST(JudgeScenario, AnInterruptedStepIsAnErrorWithExitCode130) {
+  Observations seen = good_run();
+  seen.steps = {answered(0, "hi\n"), unanswered(WaitOutcome::interrupted)};
+  seen.interrupted = true;
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::interrupted);
+  EXPECT_TRUE(j.step_failures[1].empty());
+  // Said once: the run's own "interrupted" is not added on top.
+  EXPECT_EQ(j.failures, std::vector<std::string>{"interrupted during step 2 (smoke.json:7)"});
+}
+
+TEST(JudgeScenario, QemuThatPrintedNothingAndFailedIsTheEnvironment) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->outcome = WaitOutcome::qemu_exited;
+  seen.boot->qemu_status = {.code = 1};
+  seen.boot->qemu_stderr = "qemu: could not load kernel";
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::environment);
+  EXPECT_TRUE(contains(j.failures, "QEMU could not start the guest (exit code 1): qemu: could not "
+                                   "load kernel"))
+      << j.failures[0];
+
+  // Once the guest printed something, QEMU's exit is the scenario's failure.
+  seen.boot->console_bytes = 100;
+  seen.boot->qemu_exit = "QEMU exited (exit code 1)";
+  j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_TRUE(contains(j.failures, "QEMU exited (exit code 1) during boot")) << j.failures[0];
+}
+
+TEST(JudgeScenario, APanicDuringBootIsNamedWhateverEndedTheWait) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->outcome = WaitOutcome::timeout;
+  seen.boot->panic = KernelFault{.kind = "panic",
+                                 .title = "Kernel panic - not syncing: VFS",
+                                 .report = "Kernel panic - not syncing: VFS\n"};
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  ASSERT_EQ(j.failures.size(), 1u);
+  EXPECT_EQ(j.failures[0].rfind("kernel panic during boot: Kernel panic - not syncing: VFS", 0),
+            0u);
+}
+
+TEST(JudgeScenario, ABootTimeoutNamesTheTimeoutThatEndedIt) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->outcome = WaitOutcome::timeout;
+  seen.boot->boot_timeout = 45;
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_TRUE(contains(j.failures, "the profile's boot_timeout of 45 s, built-in default"))
+      << j.failures[0];
+  seen.boot->ended_by_scenario_timeout = true;
+  j = judge(two_steps(), seen);
+  EXPECT_TRUE(
+      contains(j.failures, "the scenario's timeout of 60 s, key 'timeout' in scenarios/smoke.json"))
+      << j.failures[0];
+}
+
+TEST(JudgeScenario, AModuleThatDidNotLoadShowsItsConsoleLines) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->modules = {{.name = "good", .ok = true},
+                        {.name = "bad", .ok = false, .error_text = "-22"}};
+  seen.boot->console = {"[1.0] unrelated", "[1.1] bad: Unknown symbol foo"};
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.failures, std::vector<std::string>{
+                            "module bad failed to load: -22\n  | [1.1] bad: Unknown symbol foo\n"});
+}
+
+TEST(JudgeScenario, FaultsFailUnlessExpected) {
+  Scenario s = two_steps();
+  Observations seen = good_run();
+  seen.faults = {{.fault = {.kind = "oops", .title = "BUG: kernel NULL pointer dereference"},
+                  .phase = {.name = "step", .step = 2}}};
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.failures,
+            std::vector<std::string>{"kernel fault (oops): BUG: kernel NULL pointer dereference"});
+
+  s.expect.faults = {"oops"};
+  EXPECT_EQ(judge(s, seen).verdict, Verdict::passed);
+
+  seen.faults_dropped = 3;
+  seen.max_faults = 64;
+  j = judge(s, seen);
+  EXPECT_TRUE(contains(j.failures, "more kernel fault reports followed the first 64"));
+}
+
+TEST(JudgeScenario, AnArtifactNotWrittenIsTheEnvironmentUnlessInterrupted) {
+  Observations seen = good_run();
+  seen.artifact_error = "artifact not written: kernel.log: No space left on device";
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::environment);
+  EXPECT_EQ(j.failures, std::vector<std::string>{seen.artifact_error});
+
+  seen.interrupted = true;
+  j = judge(two_steps(), seen);
+  EXPECT_EQ(j.exit_code, ExitCode::interrupted);
+  EXPECT_EQ(j.failures, std::vector<std::string>{"interrupted"});
+}
+
+TEST(JudgeScenario, DebugconIsComparedOrNotComparedOnAFullDisk) {
+  Scenario s = two_steps();
+  s.expect.debugcon = ExpectedDebugcon{.bytes = "hello\n", .label = "smoke.expected"};
+  Observations seen = good_run();
+  seen.debugcon = {.size = 6, .text = "HELLO\n", .path = "/art/debugcon.txt"};
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.failures, std::vector<std::string>{"debugcon output differs from smoke.expected "
+                                                 "(first difference at byte 0)"});
+  EXPECT_NE(j.debugcon_diff.find("-hello"), std::string::npos) << j.debugcon_diff;
+
+  seen.debugcon.disk_full = true;
+  j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::environment);
+  ASSERT_EQ(j.failures.size(), 1u);
+  EXPECT_EQ(
+      j.failures[0].rfind("debugcon not compared: /art/debugcon.txt: the filesystem is full", 0),
+      0u)
+      << j.failures[0];
+  EXPECT_TRUE(j.debugcon_diff.empty());
+
+  seen.debugcon = {.size = (uintmax_t{65} << 20), .path = "/art/debugcon.txt"};
+  j = judge(s, seen);
+  EXPECT_EQ(j.failures, std::vector<std::string>{"debugcon.txt holds 65 MiB, more than the 64 MiB "
+                                                 "labctl compares with smoke.expected"});
+}
+
+TEST(JudgeScenario, AMissingTraceLogFailsTraceExpectations) {
+  Scenario s = two_steps();
+  s.expect.trace = {TraceExpectation{.regex = "pci_cfg_read"}};
+  Observations seen = good_run();
+  seen.trace_log_error = "cannot read /art/trace.log: No such file or directory";
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.failures, std::vector<std::string>{
+                            "trace: cannot read /art/trace.log: No such file or directory"});
+  seen.trace_log = "pci_cfg_read addr=0\n";
+  EXPECT_EQ(judge(s, seen).verdict, Verdict::passed);
+}
+
+TEST(JudgeScenario, ABuildWithWarningsFailsOnlyWhenTheScenarioSaysSo) {
+  Scenario s = two_steps();
+  Observations seen;
+  seen.warned_modules = {"kmod/fault"};
+  EXPECT_EQ(judge(s, seen).verdict, Verdict::passed);
+  s.warnings_are_errors = true;
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.failures, std::vector<std::string>{"module kmod/fault built with warnings (the "
+                                                 "scenario says \"warnings\": \"error\")"});
+}
+
+TEST(JudgeScenario, AnErrorBeforeBootKeepsItsExitCode) {
+  Observations seen;
+  seen.setup_error = RunError{ExitCode::environment, "qemu-system-x86_64 not found"};
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::environment);
+  EXPECT_EQ(j.failures, std::vector<std::string>{"qemu-system-x86_64 not found"});
+}
+
+} // namespace
+} // namespace labctl
