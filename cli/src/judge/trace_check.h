@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/scenario.h"
-#include "util/result.h"
+#include "core/error.h"
 
 #include <cstddef>
 #include <filesystem>

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "vm/guest_session.h"
+#include "core/error.h"
 #include "run/guest_boot.h"
-#include "util/result.h"
+#include "vm/guest_session.h"
 
 #include <filesystem>
 

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "util/json_document.h"
-#include "util/result.h"
 
 #include <filesystem>
 #include <string>

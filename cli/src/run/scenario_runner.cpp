@@ -1,7 +1,6 @@
 #include "run/scenario_runner.h"
 
 #include "judge/debugcon_diff.h"
-#include "vm/guest_session.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
 #include "run/gdb_attach.h"
@@ -9,6 +8,7 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/shell_quote.h"
+#include "vm/guest_session.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -77,7 +77,7 @@ public:
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
     if (auto fresh = make_fresh_directory(m_options.artifacts); !fresh) {
-      error(fresh.error().code, "artifacts: " + fresh.error().message);
+      error(ExitCode::environment, "artifacts: " + fresh.error().message);
       m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
       return m_report;
     }
@@ -85,6 +85,8 @@ public:
       execute();
     } catch (const FatalError& e) {
       error(e.error().code, e.error().message);
+    } catch (const util::FailureError& e) {
+      error(Error(e.failure()).code, e.failure().message);
     }
     if (interrupted() && m_report.exit_code != to_int(ExitCode::interrupted))
       error(ExitCode::interrupted, "interrupted");
