@@ -167,7 +167,7 @@ Result<std::string> record_inputs(const fs::path& copy, const std::vector<std::s
       continue;
     auto text = read_file(entry.path());
     if (!text)
-      return text.error();
+      return bad_input(text.error());
     for (auto& dep : parse_kbuild_cmd(*text)) {
       bool in_copy = std::any_of(copy_names.begin(), copy_names.end(),
                                  [&](const auto& c) { return dep.starts_with(c + "/"); });

@@ -1,9 +1,9 @@
 #include "cmd/app.h"
 
 #include "cmd/commands.h"
-#include "util/exit_code.h"
+#include "core/error.h"
+#include "core/exit_code.h"
 #include "util/interrupt.h"
-#include "util/result.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -138,6 +138,9 @@ int run_app(int argc, char** argv) {
     if (interrupted())
       return to_int(ExitCode::interrupted);
     return to_int(e.error().code);
+  } catch (const util::FailureError& e) { // util/ failing where it cannot return (TempDir)
+    spdlog::error("{}", e.failure().message);
+    return to_int(interrupted() ? ExitCode::interrupted : Error(e.failure()).code);
   }
   return to_int(ExitCode::bad_input);
 }

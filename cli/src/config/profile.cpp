@@ -172,8 +172,8 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
     }
     r.string("description"); // free text for people
     r.finish();
-  } catch (const FatalError& e) {
-    return e.error();
+  } catch (const JsonInvalid& e) {
+    return bad_input(e.what());
   }
   return p;
 }

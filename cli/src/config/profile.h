@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "host/kernel_locator.h"
-#include "util/result.h"
 
 #include <cstdint>
 #include <filesystem>

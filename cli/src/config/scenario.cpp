@@ -422,8 +422,8 @@ Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
     });
     read_expect(r, s);
     r.finish();
-  } catch (const FatalError& e) {
-    return e.error();
+  } catch (const JsonInvalid& e) {
+    return bad_input(e.what());
   }
   return s;
 }

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "image/guest_image.h"
-#include "util/result.h"
 
 #include <filesystem>
 #include <map>

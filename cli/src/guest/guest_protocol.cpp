@@ -1,6 +1,6 @@
 #include "guest/guest_protocol.h"
 
-#include "util/result.h"
+#include "core/error.h"
 
 #include <fmt/format.h>
 

@@ -86,7 +86,7 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
                           .merge_stderr = true,
                           .die_with_parent = true},
                          std::chrono::minutes(1));
-  if (!ran && ran.error().code == ExitCode::interrupted)
+  if (!ran && ran.error().error_number == EINTR)
     return ran.error();
   if (!ran)
     return environment_error(fmt::format("{} (depmod makes the guest's modules.dep; install it: "

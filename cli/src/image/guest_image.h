@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "image/initrd_writer.h"
-#include "util/result.h"
 
 #include <array>
 #include <cstdint>

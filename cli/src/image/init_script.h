@@ -1,6 +1,6 @@
 #pragma once
 
-#include "util/result.h"
+#include "core/error.h"
 
 #include <string>
 #include <string_view>

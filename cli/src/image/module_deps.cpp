@@ -167,9 +167,9 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
 }
 
 Result<std::string> load_module_file(const fs::path& path) {
-  auto data = read_file(path);
+  Result<std::string> data = read_file(path);
   if (!data)
-    return data.error();
+    return bad_input(data.error().message);
   Compression compression = detect_compression(*data);
   if (compression != Compression::none) {
     auto plain = decompress(*data, compression, k_max_module_size);

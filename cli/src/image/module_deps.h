@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "util/fs.h"
-#include "util/result.h"
 
 #include <string>
 #include <string_view>

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/exit_code.h"
 #include "guest/guest_protocol.h"
-#include "util/exit_code.h"
 #include "util/process.h"
 #include "vm/step_result.h"
 

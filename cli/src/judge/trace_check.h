@@ -1,8 +1,7 @@
 #pragma once
 
 #include "config/scenario.h"
-#include "util/result.h"
-#include "vm/artifact_folder.h"
+#include "core/error.h"
 
 #include <cstddef>
 #include <filesystem>

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "run/guest_boot.h"
-#include "util/result.h"
 #include "vm/guest_session.h"
 
 namespace labctl {

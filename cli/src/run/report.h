@@ -1,8 +1,8 @@
 #pragma once
 
+#include "core/error.h"
 #include "judge/verdict.h"
 #include "util/json_document.h"
-#include "util/result.h"
 #include "vm/step_result.h"
 
 #include <filesystem>

@@ -47,6 +47,8 @@ run_scenario_pool(const std::vector<Scenario>& scenarios, unsigned jobs,
         report = run_one(i);
       } catch (const FatalError& e) {
         report = error_report(scenarios[i], e.error().code, e.error().message);
+      } catch (const util::FailureError& e) {
+        report = error_report(scenarios[i], Error(e.failure()).code, e.failure().message);
       } catch (const std::exception& e) {
         report = error_report(scenarios[i], ExitCode::environment,
                               fmt::format("labctl stopped this scenario: {}", e.what()));

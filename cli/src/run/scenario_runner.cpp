@@ -66,7 +66,7 @@ public:
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
     if (auto fresh = m_artifacts.create(); !fresh) {
-      m_seen.setup_error = RunError{fresh.error().code, "artifacts: " + fresh.error().message};
+      m_seen.setup_error = RunError{ExitCode::environment, "artifacts: " + fresh.error().message};
       report(judge(m_scenario, m_seen));
       m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
       return m_report;
@@ -75,6 +75,8 @@ public:
       execute();
     } catch (const FatalError& e) {
       m_seen.setup_error = RunError{e.error().code, e.error().message};
+    } catch (const util::FailureError& e) {
+      m_seen.setup_error = RunError{Error(e.failure()).code, e.failure().message};
     }
     m_seen.interrupted = interrupted();
     m_seen.artifact_error = m_artifact_error;

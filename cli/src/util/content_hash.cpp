@@ -23,12 +23,12 @@ ContentHash& ContentHash::add(std::string_view field) {
   return *this;
 }
 
-Status ContentHash::add_file(const std::filesystem::path& path) {
+util::Status ContentHash::add_file(const std::filesystem::path& path) {
   auto data = read_file(path);
   if (!data)
     return data.error();
   add(*data);
-  return ok_status();
+  return util::ok_status();
 }
 
 std::string ContentHash::hex() const {

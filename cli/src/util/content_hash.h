@@ -21,7 +21,7 @@ public:
   // Adds a length-prefixed field, so ("ab","c") and ("a","bc") hash differently.
   ContentHash& add(std::string_view field);
   // Adds a file's path-independent contents; the error names the file.
-  Status add_file(const std::filesystem::path& path);
+  util::Status add_file(const std::filesystem::path& path);
 
   // 32 lowercase hex digits.
   std::string hex() const;

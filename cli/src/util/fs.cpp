@@ -15,10 +15,10 @@
 
 namespace labctl {
 
-Result<std::string> read_file(const fs::path& path) {
+util::Result<std::string> read_file(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Error{ExitCode::bad_input, fmt::format("{}: {}", path.string(), std::strerror(errno))};
+    return util::Failure{fmt::format("{}: {}", path.string(), std::strerror(errno)), errno};
   std::string data;
   char buf[65536];
   for (;;) {
@@ -28,7 +28,7 @@ Result<std::string> read_file(const fs::path& path) {
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      return Error{ExitCode::bad_input, fmt::format("{}: {}", path.string(), std::strerror(err))};
+      return util::Failure{fmt::format("{}: {}", path.string(), std::strerror(err)), err};
     }
     if (n == 0)
       break;
@@ -40,19 +40,18 @@ Result<std::string> read_file(const fs::path& path) {
 
 namespace {
 
-Error write_error(const fs::path& path, int err) {
-  return Error{ExitCode::environment,
-               fmt::format("cannot write {}: {}", path.string(), std::strerror(err))};
+util::Failure write_error(const fs::path& path, int err) {
+  return util::Failure{fmt::format("cannot write {}: {}", path.string(), std::strerror(err)), err};
 }
 
 // Write `data` to an open fd and close it; the error names `path`.
-Status write_and_close(int fd, const fs::path& path, std::string_view data) {
+util::Status write_and_close(int fd, const fs::path& path, std::string_view data) {
   int err = write_all(fd, data);
   if (::close(fd) != 0 && err == 0)
     err = errno;
   if (err != 0)
     return write_error(path, err);
-  return ok_status();
+  return util::ok_status();
 }
 
 std::atomic<unsigned> g_temp_counter{0};
@@ -116,7 +115,7 @@ std::optional<fs::path> resolve_links(const fs::path& path) {
   return p; // a loop: writing it fails with ELOOP, which names the path
 }
 
-Status write_through(const fs::path& path, std::string_view data) {
+util::Status write_through(const fs::path& path, std::string_view data) {
   // O_APPEND: /dev/stdout redirected to a file keeps what labctl printed before.
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
@@ -140,7 +139,7 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
-Status write_file_atomic(const fs::path& path, std::string_view data) {
+util::Status write_file_atomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   // A unique temporary name (threads and processes may write the same path at once),
@@ -164,17 +163,17 @@ Status write_file_atomic(const fs::path& path, std::string_view data) {
     ::unlink(tmp.c_str());
     return write_error(path, err);
   }
-  return ok_status();
+  return util::ok_status();
 }
 
-Status write_new_file(const fs::path& path, std::string_view data) {
+util::Status write_new_file(const fs::path& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0)
     return write_error(path, errno);
   return write_and_close(fd, path, data);
 }
 
-Status write_report_file(const fs::path& path, std::string_view data) {
+util::Status write_report_file(const fs::path& path, std::string_view data) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno != ENOENT)
@@ -203,14 +202,14 @@ Status write_report_file(const fs::path& path, std::string_view data) {
   return write_through(*target, data);
 }
 
-Status remove_tree(const fs::path& path) {
+util::Status remove_tree(const fs::path& path) {
   if (int err = remove_at(AT_FDCWD, path.c_str()); err != 0)
-    return Error{ExitCode::environment,
-                 fmt::format("cannot remove {}: {}", path.string(), std::strerror(err))};
-  return ok_status();
+    return util::Failure{fmt::format("cannot remove {}: {}", path.string(), std::strerror(err)),
+                         err};
+  return util::ok_status();
 }
 
-Status make_fresh_directory(const fs::path& path) {
+util::Status make_fresh_directory(const fs::path& path) {
   if (auto removed = remove_tree(path); !removed)
     return removed;
   std::error_code ec;
@@ -218,9 +217,9 @@ Status make_fresh_directory(const fs::path& path) {
     fs::create_directories(path.parent_path(), ec);
   // EEXIST here means another process put something there since: it is not ours.
   if (::mkdir(path.c_str(), 0777) != 0)
-    return Error{ExitCode::environment,
-                 fmt::format("cannot create {}: {}", path.string(), std::strerror(errno))};
-  return ok_status();
+    return util::Failure{fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)),
+                         errno};
+  return util::ok_status();
 }
 
 std::optional<bool> filesystem_full(const fs::path& path) {
@@ -231,30 +230,32 @@ std::optional<bool> filesystem_full(const fs::path& path) {
   return (::geteuid() == 0 ? st.f_bfree : st.f_bavail) == 0;
 }
 
-Result<FileLock> FileLock::try_acquire(const fs::path& path) {
+util::Result<FileLock> FileLock::try_acquire(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0)
-    return Error{ExitCode::environment, fmt::format("cannot open the lock file {}: {}",
-                                                    path.string(), std::strerror(errno))};
+    return util::Failure{
+        fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
+        errno};
   FileLock lock(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     if (err != EWOULDBLOCK)
-      return Error{ExitCode::environment,
-                   fmt::format("cannot lock {}: {}", path.string(), std::strerror(err))};
+      return util::Failure{fmt::format("cannot lock {}: {}", path.string(), std::strerror(err)),
+                           err};
     char buf[32] = {};
     ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
       holder.pop_back();
-    return Error{ExitCode::environment,
-                 fmt::format("held by {} (lock file {})",
-                             holder.empty() ? "another process" : "pid " + holder, path.string())};
+    return util::Failure{fmt::format("held by {} (lock file {})",
+                                     holder.empty() ? "another process" : "pid " + holder,
+                                     path.string()),
+                         err};
   }
   std::string pid = fmt::format("{}\n", ::getpid());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
-    return Error{ExitCode::environment,
-                 fmt::format("cannot write {}: {}", path.string(), std::strerror(errno))};
+    return util::Failure{fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)),
+                         errno};
   return lock;
 }
 
@@ -276,8 +277,9 @@ TempDir::TempDir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
   std::string templ = fmt::format("{}/{}.XXXXXX", base && *base ? base : "/tmp", prefix);
   if (!::mkdtemp(templ.data()))
-    throw FatalError(environment_error(
-        fmt::format("cannot create a temporary directory {}: {}", templ, std::strerror(errno))));
+    util::throw_error(
+        {fmt::format("cannot create a temporary directory {}: {}", templ, std::strerror(errno)),
+         errno});
   m_path = templ;
 }
 

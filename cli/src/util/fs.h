@@ -15,32 +15,32 @@ namespace fs = std::filesystem;
 // of the write that failed (ENOSPC for one that wrote nothing).
 int write_all(int fd, std::string_view data);
 
-// Read a whole file; the error names the path and errno text.
-Result<std::string> read_file(const fs::path& path);
+// Read a whole file; the Failure names the path and errno text and carries the errno.
+util::Result<std::string> read_file(const fs::path& path);
 
 // Write through a temporary file in the same directory and rename, so readers never see
 // a half-written file (two labctl runs may fill the same cache entry at once). The file
 // gets mode 0666 & ~umask; a symlink at `path` is replaced, never followed.
-Status write_file_atomic(const fs::path& path, std::string_view data);
+util::Status write_file_atomic(const fs::path& path, std::string_view data);
 
 // Create `path` (mode 0666 & ~umask) and write `data`; fails if anything, a symlink
 // included, is already there (O_CREAT | O_EXCL | O_NOFOLLOW), so nothing is written through
 // a planted link. For artifacts, in a folder this run created.
-Status write_new_file(const fs::path& path, std::string_view data);
+util::Status write_new_file(const fs::path& path, std::string_view data);
 
 // Write a file the user named (--junit, --json): a regular file or a new path is replaced
 // atomically; a symlink is resolved and its target written (the link stays); anything else
 // (a character device such as /dev/null, a FIFO, /dev/stdout) is opened and written
 // through, never renamed over. A folder is an error.
-Status write_report_file(const fs::path& path, std::string_view data);
+util::Status write_report_file(const fs::path& path, std::string_view data);
 
 // Remove what is at `path` without following a symlink anywhere: a symlink is unlinked,
 // a folder removed with everything in it. Nothing there is not an error.
-Status remove_tree(const fs::path& path);
+util::Status remove_tree(const fs::path& path);
 
 // A new empty folder at `path` (mode 0777 & ~umask) that this call created itself: what
 // was there (a stale folder, a symlink, a file) is removed first, by remove_tree.
-Status make_fresh_directory(const fs::path& path);
+util::Status make_fresh_directory(const fs::path& path);
 
 // Whether the filesystem holding `path` has no free block left (a write there failed or
 // was cut short because the disk is full); nullopt when it cannot be asked.
@@ -53,8 +53,8 @@ fs::path cache_root();
 // holder's pid so that a refused run can name it.
 class FileLock {
 public:
-  // The lock, or an environment error "held by pid N" when another process holds it.
-  static Result<FileLock> try_acquire(const fs::path& path);
+  // The lock, or a Failure "held by pid N" (EWOULDBLOCK) when another process holds it.
+  static util::Result<FileLock> try_acquire(const fs::path& path);
   FileLock(FileLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
@@ -69,6 +69,7 @@ private:
 // A private (0700) directory removed with everything in it when this object dies.
 class TempDir {
 public:
+  // Throws util::FailureError when mkdtemp fails.
   explicit TempDir(std::string_view prefix = "labctl");
   ~TempDir();
   TempDir(const TempDir&) = delete;

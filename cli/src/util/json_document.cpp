@@ -151,19 +151,19 @@ int too_deep_at(const std::string& text) {
 
 } // namespace
 
-Result<JsonDocument> JsonDocument::load(const std::filesystem::path& path) {
+util::Result<JsonDocument> JsonDocument::load(const std::filesystem::path& path) {
   auto text = read_file(path);
   if (!text)
     return text.error();
   return parse(*text, path.string());
 }
 
-Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string name) {
+util::Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string name) {
   JsonDocument doc;
   doc.m_name = std::move(name);
   if (int line = too_deep_at(text))
-    return bad_input(fmt::format("{}:{}: invalid JSON: nested deeper than {} levels", doc.m_name,
-                                 line, k_max_depth));
+    return util::Failure{fmt::format("{}:{}: invalid JSON: nested deeper than {} levels",
+                                     doc.m_name, line, k_max_depth)};
   try {
     doc.m_root = Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -176,20 +176,22 @@ Result<JsonDocument> JsonDocument::parse(const std::string& text, std::string na
     // nlohmann's text starts with "[json.exception.parse_error.101] parse error at line ...: "
     auto colon = what.find(": ", what.find("parse error"));
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
-    return bad_input(fmt::format("{}:{}:{}: invalid JSON: {}", doc.m_name, line, column, reason));
+    return util::Failure{
+        fmt::format("{}:{}:{}: invalid JSON: {}", doc.m_name, line, column, reason)};
   } catch (const Json::exception& e) {
     // Not a syntax error but a value nlohmann cannot hold, e.g. a number like 1e999.
     std::string what = e.what();
     auto bracket = what.find("] ");
-    return bad_input(fmt::format("{}: invalid JSON: {}", doc.m_name,
-                                 bracket == std::string::npos ? what : what.substr(bracket + 2)));
+    return util::Failure{
+        fmt::format("{}: invalid JSON: {}", doc.m_name,
+                    bracket == std::string::npos ? what : what.substr(bracket + 2))};
   }
   LineScanner scanner(text, doc.m_lines);
   scanner.run();
   if (const auto& dup = scanner.duplicate())
-    return bad_input(fmt::format("{}:{}: key '{}' given twice (first on line {}); JSON would "
-                                 "keep only the last value",
-                                 doc.m_name, dup->line, dup->key, dup->first_line));
+    return util::Failure{fmt::format("{}:{}: key '{}' given twice (first on line {}); JSON would "
+                                     "keep only the last value",
+                                     doc.m_name, dup->line, dup->key, dup->first_line)};
   return doc;
 }
 
@@ -209,7 +211,7 @@ std::string json_type_name(const Json& value) {
 }
 
 void json_fail(const JsonDocument& doc, const JsonPointer& at, const std::string& message) {
-  throw FatalError(bad_input(fmt::format("{}: {}", doc.where(at), message)));
+  throw JsonInvalid(fmt::format("{}: {}", doc.where(at), message));
 }
 
 JsonObjectReader::JsonObjectReader(const JsonDocument& doc, JsonPointer at)

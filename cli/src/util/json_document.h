@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,10 @@ using JsonPointer = nlohmann::json::json_pointer;
 // validation errors can say "file:line: key ...".
 class JsonDocument {
 public:
-  // Parse errors come back as bad input naming file:line:column; a key given twice in one
-  // object is bad input naming the line of its second occurrence.
-  static Result<JsonDocument> load(const std::filesystem::path& path);
-  static Result<JsonDocument> parse(const std::string& text, std::string name);
+  // A parse error names file:line:column; a key given twice in one object names the line of
+  // its second occurrence. The caller decides what such a failure is (labctl: bad input).
+  static util::Result<JsonDocument> load(const std::filesystem::path& path);
+  static util::Result<JsonDocument> parse(const std::string& text, std::string name);
 
   const Json& root() const { return m_root; }
   const std::string& name() const { return m_name; }
@@ -38,8 +39,16 @@ private:
   std::map<std::string, int> m_lines; // JSON pointer string -> line
 };
 
-// Reads one JSON object of a document with strict checking: each accessor fails with a
-// bad-input FatalError naming file:line and the key, and `finish` rejects unknown keys.
+// What JsonObjectReader and json_fail throw to stop reading at the first problem, with the
+// message "file:line: ...". It is the reading function's own: the function that reads a
+// document catches it and returns the message as its error (labctl's loaders: bad input).
+class JsonInvalid : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads one JSON object of a document with strict checking: each accessor throws
+// JsonInvalid naming file:line and the key, and `finish` rejects unknown keys.
 class JsonObjectReader {
 public:
   JsonObjectReader(const JsonDocument& doc, JsonPointer at);
@@ -68,7 +77,7 @@ private:
 // The JSON type name used in messages ("string", "array", ...).
 std::string json_type_name(const Json& value);
 
-// Throw a bad-input FatalError "file:line: message" for the value at `at`.
+// Throw JsonInvalid "file:line: message" for the value at `at`.
 [[noreturn]] void json_fail(const JsonDocument& doc, const JsonPointer& at,
                             const std::string& message);
 

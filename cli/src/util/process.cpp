@@ -52,12 +52,14 @@ void close_fd(int& fd) {
 
 struct PipePair {
   int read = -1, write = -1;
-  void make() {
+  // 0, or the errno of pipe2.
+  int make() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-      throw FatalError(environment_error(fmt::format("pipe: {}", std::strerror(errno))));
+      return errno;
     read = fds[0];
     write = fds[1];
+    return 0;
   }
   ~PipePair() {
     close_fd(read);
@@ -118,22 +120,25 @@ std::filesystem::path find_program(const std::string& name) {
   return found.empty() ? std::filesystem::path() : std::filesystem::path(found.string());
 }
 
-Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
+util::Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
   if (spec.argv.empty())
-    return Error{ExitCode::environment, "spawn: empty argv"};
+    return util::Failure{"spawn: empty argv", EINVAL};
   spdlog::debug("spawn: {}", shell_join(spec.argv));
 
   auto exe = find_program(spec.argv[0]);
   if (exe.empty())
-    return Error{ExitCode::environment, fmt::format("{}: program not found", spec.argv[0])};
+    return util::Failure{fmt::format("{}: program not found", spec.argv[0]), ENOENT};
 
   PipePair in, out, err;
+  int pipe_error = 0;
   if (spec.in == Stream::pipe)
-    in.make();
-  if (spec.out == Stream::pipe)
-    out.make();
-  if (spec.err == Stream::pipe && !spec.merge_stderr)
-    err.make();
+    pipe_error = in.make();
+  if (spec.out == Stream::pipe && pipe_error == 0)
+    pipe_error = out.make();
+  if (spec.err == Stream::pipe && !spec.merge_stderr && pipe_error == 0)
+    pipe_error = err.make();
+  if (pipe_error != 0)
+    return util::Failure{fmt::format("pipe: {}", std::strerror(pipe_error)), pipe_error};
 
   std::vector<std::string> env_strings;
   std::vector<char*> envp;
@@ -181,12 +186,11 @@ Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) {
     std::fclose(fout);
     std::fclose(ferr);
   } catch (const std::exception& e) {
-    return Error{ExitCode::environment,
-                 fmt::format("{}: cannot start: {}", spec.argv[0], e.what())};
+    return util::Failure{fmt::format("{}: cannot start: {}", spec.argv[0], e.what())};
   }
   if (ec)
-    return Error{ExitCode::environment,
-                 fmt::format("{}: cannot start: {}", spec.argv[0], ec.message())};
+    return util::Failure{fmt::format("{}: cannot start: {}", spec.argv[0], ec.message()),
+                         ec.value()};
 
   std::unique_ptr<Process> p(new Process());
   p->m_pid = child.id();
@@ -288,11 +292,11 @@ ExitStatus Process::terminate(std::chrono::milliseconds grace) {
   return wait();
 }
 
-Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
-                              std::string input) {
+util::Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+                                    std::string input) {
   if (interrupted())
-    return Error{ExitCode::interrupted, fmt::format("{}: not started: interrupted",
-                                                    spec.argv.empty() ? "" : spec.argv[0])};
+    return util::Failure{
+        fmt::format("{}: not started: interrupted", spec.argv.empty() ? "" : spec.argv[0]), EINTR};
   spec.in = input.empty() ? Stream::null : Stream::pipe;
   spec.out = Stream::pipe;
   if (!spec.merge_stderr)

@@ -66,7 +66,7 @@ public:
   bool exited() const { return m_status.has_value(); }
 
 private:
-  friend Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec);
+  friend util::Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec);
   Process() = default;
 
   pid_t m_pid = -1;
@@ -77,7 +77,7 @@ private:
 
 // Start a child; the error says which program could not be started and why.
 // Logs the shell-quoted command line at debug level.
-Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec);
+util::Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec);
 
 // What a finished command printed and how it ended.
 struct Completed {
@@ -94,9 +94,9 @@ constexpr std::chrono::milliseconds k_terminate_grace{2000};
 // Run to completion, feeding `input` to stdin and collecting stdout/stderr; after `timeout`
 // the child's group is killed and timed_out is set. An interrupt (util/interrupt.h) ends the
 // wait at once: the group is terminated (Process::terminate) and interrupted is set. A
-// command asked for after an interrupt is not started: an `interrupted` Error.
-Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
-                              std::string input = {});
+// command asked for after an interrupt is not started: a Failure with errno EINTR.
+util::Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+                                    std::string input = {});
 
 // Search PATH like execvp would; empty when not found.
 std::filesystem::path find_program(const std::string& name);

@@ -14,13 +14,13 @@ RE2::Options regex_options() {
 
 } // namespace
 
-Result<Regex> Regex::compile(std::string_view pattern) {
+util::Result<Regex> Regex::compile(std::string_view pattern) {
   std::string multi_line = "(?m)" + std::string(pattern);
   auto re = std::make_shared<const RE2>(multi_line, regex_options());
   if (!re->ok()) {
     // Compile the pattern alone so the message does not mention the "(?m)" we added.
     RE2 plain(std::string(pattern), regex_options());
-    return bad_input(plain.ok() ? re->error() : plain.error());
+    return util::Failure{plain.ok() ? re->error() : plain.error()};
   }
   Regex regex;
   regex.m_pattern = std::string(pattern);

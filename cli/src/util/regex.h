@@ -25,8 +25,8 @@ struct RegexMatch {
 // so megabytes of kernel log are safe; never use std::regex on such text.
 class Regex {
 public:
-  // Bad input carrying RE2's reason ("missing ): abc(") when the pattern does not compile.
-  static Result<Regex> compile(std::string_view pattern);
+  // A Failure carrying RE2's reason ("missing ): abc(") when the pattern does not compile.
+  static util::Result<Regex> compile(std::string_view pattern);
 
   const std::string& pattern() const { return m_pattern; }
   // The first match in `text`, if any.

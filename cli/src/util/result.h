@@ -1,46 +1,54 @@
 #pragma once
 
-#include "util/exit_code.h"
-
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
-namespace labctl {
+// Results of util/: what went wrong, in words and (where a system call failed) its errno.
+// util/ decides no exit code; the layer that calls it does (core/error.h).
+namespace labctl::util {
 
-// An expected failure: what went wrong (with file:line, command or errno text) and
-// the exit code it maps to if it reaches the top.
-struct Error {
-  ExitCode code = ExitCode::failed;
-  std::string message;
+struct Failure {
+  std::string message;  // names the path, command or call, with strerror text
+  int error_number = 0; // the errno behind it, 0 when none; EINTR: stopped by an interrupt
 };
 
-inline Error bad_input(std::string message) {
-  return {ExitCode::bad_input, std::move(message)};
-}
-inline Error environment_error(std::string message) {
-  return {ExitCode::environment, std::move(message)};
-}
-inline Error failure(std::string message) {
-  return {ExitCode::failed, std::move(message)};
-}
-
-// Thrown for errors that end the command; main() turns it into one message and the exit code.
-class FatalError : public std::runtime_error {
+// Thrown by `take()` on a util Result and by constructors that cannot return one (TempDir).
+class FailureError : public std::runtime_error {
 public:
-  explicit FatalError(Error error) : std::runtime_error(error.message), m_error(std::move(error)) {}
-  const Error& error() const { return m_error; }
+  explicit FailureError(Failure failure)
+      : std::runtime_error(failure.message), m_failure(std::move(failure)) {}
+  const Failure& failure() const { return m_failure; }
 
 private:
-  Error m_error;
+  Failure m_failure;
 };
 
-// A value or an Error (std::expected is C++23).
-template <typename T> class [[nodiscard]] Result {
+[[noreturn]] inline void throw_error(const Failure& failure) {
+  throw FailureError(failure);
+}
+
+// A value or an error E (std::expected is C++23). Reading the value of an error (value(),
+// `*`, `->`) is a programming error and aborts with the error's message: check `ok()`
+// first, or call `take()`, which throws (through `throw_error(E)`, found next to E).
+template <typename T, typename E = Failure> class [[nodiscard]] Result {
 public:
-  Result(T value) : m_data(std::move(value)) {}
-  Result(Error error) : m_data(std::move(error)) {}
+  Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}
+  Result(E error) : m_data(std::in_place_index<1>, std::move(error)) {}
+  // An error of another kind that converts to E (a util Failure to a labctl Error).
+  template <typename G>
+  requires(!std::is_same_v<std::remove_cvref_t<G>, E> && std::is_convertible_v<const G&, E> &&
+           !std::is_convertible_v<const G&, T>) Result(const G& error)
+      : m_data(std::in_place_index<1>, E(error)) {}
+  // The same value with an error of another kind that converts to E.
+  template <typename G>
+  requires(!std::is_same_v<G, E> && std::is_convertible_v<const G&, E>) Result(Result<T, G> other)
+      : m_data(other.ok() ? Data(std::in_place_index<0>, std::move(other).value())
+                          : Data(std::in_place_index<1>, E(other.error()))) {}
 
   bool ok() const { return m_data.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -53,28 +61,41 @@ public:
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<1>(m_data); }
+  // The error; only when !ok().
+  const E& error() const {
+    if (ok())
+      die("error() of a Result that holds a value");
+    return std::get<1>(m_data);
+  }
 
-  // The value, or throw FatalError carrying the error.
+  // The value, or throw the error (labctl's Error: FatalError; a util Failure: FailureError).
   T take() && {
     if (!ok())
-      throw FatalError(std::get<1>(m_data));
+      throw_error(std::get<1>(m_data));
     return std::move(std::get<0>(m_data));
   }
 
 private:
+  using Data = std::variant<T, E>;
+
   T& checked() {
     if (!ok())
-      throw FatalError(std::get<1>(m_data));
+      die(("value() of an error Result: " + std::get<1>(m_data).message).c_str());
     return std::get<0>(m_data);
   }
-  std::variant<T, Error> m_data;
+  [[noreturn]] static void die(const char* what) {
+    std::fprintf(stderr, "labctl: internal error: %s\n", what);
+    std::abort();
+  }
+
+  Data m_data;
 };
 
 struct Unit {};
 using Status = Result<Unit>;
-inline Status ok_status() {
+// For `return ok_status();` in a function returning a Status of any error kind.
+inline Unit ok_status() {
   return Unit{};
 }
 
-} // namespace labctl
+} // namespace labctl::util

@@ -18,22 +18,24 @@ void UniqueFd::reset(int fd) {
   m_fd = fd;
 }
 
-Result<UniqueFd> unix_listen(const std::filesystem::path& path) {
+util::Result<UniqueFd> unix_listen(const std::filesystem::path& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.string().size() >= sizeof addr.sun_path)
-    return environment_error(fmt::format("socket path too long: {}", path.string()));
+    return util::Failure{fmt::format("socket path too long: {}", path.string()), ENAMETOOLONG};
   std::strcpy(addr.sun_path, path.c_str());
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid())
-    return environment_error(fmt::format("socket: {}", std::strerror(errno)));
+    return util::Failure{fmt::format("socket: {}", std::strerror(errno)), errno};
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(fd.get(), 1) != 0)
-    return environment_error(fmt::format("listen on {}: {}", path.string(), std::strerror(errno)));
+    return util::Failure{fmt::format("listen on {}: {}", path.string(), std::strerror(errno)),
+                         errno};
   return fd;
 }
 
-Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, int also_watch) {
+util::Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout,
+                                   int also_watch) {
   pollfd fds[2] = {{listener, POLLIN, 0}, {also_watch, POLLIN, 0}};
   int n = also_watch >= 0 ? 2 : 1;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -41,12 +43,12 @@ Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, in
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
-      return environment_error("timed out waiting for a connection");
+      return util::Failure{"timed out waiting for a connection", ETIMEDOUT};
     int r = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(left.count()));
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
-      return environment_error(fmt::format("poll: {}", std::strerror(errno)));
+      return util::Failure{fmt::format("poll: {}", std::strerror(errno)), errno};
     // A connection that is waiting wins over `also_watch`: a peer may connect and end at
     // once (a fake or real QEMU whose guest panics at the first instruction), and both
     // then arrive in the same poll.
@@ -55,10 +57,10 @@ Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, in
       if (fd >= 0)
         return UniqueFd(fd);
       if (errno != EINTR && errno != EAGAIN)
-        return environment_error(fmt::format("accept: {}", std::strerror(errno)));
+        return util::Failure{fmt::format("accept: {}", std::strerror(errno)), errno};
     }
     if (n == 2 && fds[1].revents)
-      return environment_error("gave up waiting for a connection");
+      return util::Failure{"gave up waiting for a connection"};
   }
 }
 

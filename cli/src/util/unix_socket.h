@@ -38,11 +38,12 @@ private:
 };
 
 // A listening AF_UNIX stream socket at `path` (close-on-exec).
-Result<UniqueFd> unix_listen(const std::filesystem::path& path);
+util::Result<UniqueFd> unix_listen(const std::filesystem::path& path);
 
 // Accept one connection, waiting at most `timeout`; also gives up when `also_watch` (if >= 0)
 // becomes readable or hangs up. The accepted socket is non-blocking.
-Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout, int also_watch = -1);
+util::Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeout,
+                                   int also_watch = -1);
 
 // Write everything, waiting on a non-blocking fd when needed; false when the peer is gone.
 bool write_all(int fd, std::string_view data, std::chrono::milliseconds timeout);

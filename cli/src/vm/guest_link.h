@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/error.h"
 #include "util/process.h"
-#include "util/result.h"
 
 #include <chrono>
 #include <cstdint>

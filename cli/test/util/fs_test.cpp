@@ -82,7 +82,7 @@ TEST(WriteNewFile, RefusesAnExistingFileAndCreatesANewOneUnderTheUmask) {
   auto s = write_new_file(old, "x");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("File exists"), std::string::npos) << s.error().message;
-  EXPECT_EQ(s.error().code, ExitCode::environment);
+  EXPECT_EQ(s.error().error_number, EEXIST);
   UmaskScope mask(077);
   ASSERT_TRUE(write_new_file(dir.path() / "new", "fresh").ok());
   EXPECT_EQ(contents(dir.path() / "new"), "fresh");
@@ -93,7 +93,7 @@ TEST(WriteReportFile, AFullDeviceIsAnEnvironmentErrorNamingTheFile) {
   // /dev/full: every write fails with ENOSPC, as on a full disk.
   auto s = write_report_file("/dev/full", "data");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ExitCode::environment);
+  EXPECT_EQ(s.error().error_number, ENOSPC);
   EXPECT_NE(s.error().message.find("/dev/full"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("No space left on device"), std::string::npos)
       << s.error().message;
@@ -172,7 +172,7 @@ TEST(WriteReportFile, AFolderOrAParentThatIsAFileIsAnErrorNamingThePath) {
   auto folder = dir.mkdir("a-folder");
   auto s = write_report_file(folder, "x");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ExitCode::environment);
+  EXPECT_EQ(s.error().error_number, EISDIR);
   EXPECT_NE(s.error().message.find(folder.string()), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("Is a directory"), std::string::npos) << s.error().message;
   auto file = dir.write("a-file", "");
@@ -220,7 +220,7 @@ TEST(FileLock, ASecondHolderIsRefusedNamingTheFirstsPid) {
     // flock locks belong to the open file: a second open in this process conflicts too.
     auto second = FileLock::try_acquire(path);
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.error().code, ExitCode::environment);
+    EXPECT_EQ(second.error().error_number, EWOULDBLOCK);
     EXPECT_NE(second.error().message.find(fmt::format("pid {}", ::getpid())), std::string::npos)
         << second.error().message;
     EXPECT_NE(second.error().message.find(path.string()), std::string::npos)

@@ -11,7 +11,7 @@ TEST(JsonDocument, NumberItCannotHoldIsBadInputNotAnException) {
   // Found by the config_loader fuzz target: nlohmann throws out_of_range for 1e999.
   auto doc = JsonDocument::parse(R"({"timeout": 1e999})", "s.json");
   ASSERT_FALSE(doc.ok());
-  EXPECT_EQ(doc.error().code, ExitCode::bad_input);
+  EXPECT_EQ(doc.error().error_number, 0); // the loaders make it bad input (ScenarioLoad tests)
   EXPECT_NE(doc.error().message.find("s.json: invalid JSON: number overflow"), std::string::npos)
       << doc.error().message;
 }
@@ -32,7 +32,7 @@ TEST(JsonDocument, KeyGivenTwiceIsBadInputNamingTheSecondLine) {
   auto doc =
       JsonDocument::parse("{\n  \"steps\": [1],\n  \"x\": 2,\n  \"steps\": [3]\n}", "s.json");
   ASSERT_FALSE(doc.ok());
-  EXPECT_EQ(doc.error().code, ExitCode::bad_input);
+  EXPECT_EQ(doc.error().error_number, 0);
   EXPECT_EQ(doc.error().message,
             "s.json:4: key 'steps' given twice (first on line 2); JSON would keep only the last "
             "value");
