@@ -1,25 +1,7 @@
 #!/bin/sh
 # labctl guest agent (busybox sh): reads one request per line on stdin (the
-# control channel, /run/labctl/ctl, raw) and answers on stdout. Started and
-# respawned by /init; see cli/src/guest/guest_protocol.h for the host side.
-#
-#   RUN <nonce> <timeout_s> <base64 command>   run the command with sh
-#   KMSG <nonce>                               kernel records since the last reply
-#   HALT <nonce>                               sync, answer, power off
-#
-# A RUN answer:
-#   (an empty line: it ends whatever a step wrote to the channel without one)
-#   =<nonce>=O=<crc>   base64 of stdout (76-column lines, nothing when empty)
-#   =<nonce>=E=<crc>   base64 of stderr
-#   =<nonce>=K=        new /dev/kmsg records, one per line as the kernel formats them
-#   =<nonce>=X=<exit code or ->=<how: - T S L C>
-# <crc> is the CRC-32 of the stream (busybox crc32), so the host notices an answer
-# damaged on its way. No base64 or kmsg line can start with "=", and the nonce is
-# fresh per request, so the host finds the markers without ambiguity.
-#
-# The nonce is never visible to a step: it lives in unexported variables only,
-# never in a file name, an argument or the environment, so no step can forge an
-# answer. Step files are named by a counter.
+# control channel, raw) and answers on stdout. Started and respawned by /init.
+# The protocol (requests, framing, nonces, CRC-32, files): docs/protocol.md.
 #
 # Speed matters (every fork and exec is milliseconds under TCG): builtins
 # wherever possible, no base64 or crc32 for empty files, kernel records read
