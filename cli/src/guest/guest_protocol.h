@@ -20,11 +20,6 @@ std::string make_nonce();
 std::string encode_request(std::string_view verb, const std::string& nonce, int timeout_s = 0,
                            std::string_view command = {});
 
-// Standard base64 with padding, on one line.
-std::string encode_base64(std::string_view bytes);
-// Decode standard base64 (padding required, line breaks not allowed); false on anything else.
-bool decode_base64(std::string_view text, std::string& out);
-
 // CRC-32 as zlib and busybox's crc32 applet compute it (reflected, polynomial 0xedb88320).
 uint32_t crc32(std::string_view bytes);
 

@@ -3,6 +3,7 @@
 #include "guest/fault_scanner.h"
 #include "judge/debugcon_diff.h"
 #include "judge/judge.h"
+#include "run/json_report_reader.h"
 #include "run/scenario_runner.h"
 #include "test_support.h"
 #include "util/process.h"
