@@ -1,5 +1,7 @@
 #include "build/module_build.h"
 
+#include "config/scenario.h"
+
 #include "util/content_hash.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -394,7 +396,7 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   const fs::path source = fs::absolute(request.source_dir).lexically_normal();
   if (!fs::is_directory(source, ec))
     return bad_input(fmt::format("module folder {} does not exist", source.string()));
-  if (!fs::exists(source / "Kbuild", ec) && !fs::exists(source / "Makefile", ec))
+  if (!is_module_folder(source))
     return bad_input(fmt::format("module folder {} has no Kbuild or Makefile", source.string()));
   if (!fs::exists(request.kernel.build_dir / "Makefile", ec))
     return environment_error(fmt::format(

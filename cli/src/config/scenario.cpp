@@ -157,7 +157,7 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
   std::error_code ec;
   if (!fs::is_directory(module.dir, ec))
     json_fail(doc, at, fmt::format("{}: module folder {} not found", where, module.dir.string()));
-  if (!fs::exists(module.dir / "Kbuild", ec) && !fs::exists(module.dir / "Makefile", ec))
+  if (!is_module_folder(module.dir))
     json_fail(doc, at,
               fmt::format("{}: {} has no Kbuild or Makefile, so it is not a kernel module folder",
                           where, module.dir.string()));
@@ -507,6 +507,11 @@ Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& modu
     if (!f.load)
       ordered.push_back(f);
   return ordered;
+}
+
+bool is_module_folder(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "Kbuild", ec) || fs::exists(dir / "Makefile", ec);
 }
 
 } // namespace labctl

@@ -22,6 +22,9 @@ struct ModuleChoice {
 
 // A module folder a scenario builds: its .ko files are installed in the guest and, unless
 // `load` says otherwise, insmod'ed at boot in kbuild's modules.order.
+// True when `dir` holds a Kbuild or a Makefile: what makes a folder a kernel module folder.
+bool is_module_folder(const std::filesystem::path& dir);
+
 struct ScenarioModule {
   std::filesystem::path dir;      // folder with a Kbuild or Makefile
   std::string params;             // insmod arguments, "a=1 b=2", for a folder making one .ko
