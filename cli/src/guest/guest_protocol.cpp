@@ -90,7 +90,9 @@ std::string encode_request(std::string_view verb, const std::string& nonce, int 
                            std::string_view command) {
   if (verb == "RUN")
     return fmt::format("RUN {} {} {}\n", nonce, std::max(timeout_s, 0), encode_base64(command));
-  return fmt::format("{} {}\n", verb, nonce);
+  if (verb == "KMSG" || verb == "HALT")
+    return fmt::format("{} {}\n", verb, nonce);
+  return fmt::format("{} {} {} {}\n", verb, nonce, std::max(timeout_s, 0), command);
 }
 
 uint32_t crc32(std::string_view bytes) {

@@ -15,8 +15,10 @@ namespace labctl {
 // that the output of an earlier step can never end a later one.
 std::string make_nonce();
 
-// The request line for `verb` (RUN, KMSG, HALT), newline included. Only RUN carries a
-// timeout (seconds, 0 = none on the guest side) and the command text, sent as base64.
+// The request line for `verb`, newline included. RUN carries a timeout (seconds, 0 = none on
+// the guest side) and the command text, sent as base64; KMSG and HALT nothing more; an
+// agent verb (SECTIONS, SHELL, RESIZE, ALIVE) a timeout and `command` as it is: its
+// arguments, separated by spaces, each of [A-Za-z0-9_.+-].
 std::string encode_request(std::string_view verb, const std::string& nonce, int timeout_s = 0,
                            std::string_view command = {});
 

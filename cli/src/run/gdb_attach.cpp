@@ -1,8 +1,8 @@
 #include "run/gdb_attach.h"
 
-#include "vm/gdb_script.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "vm/gdb_script.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -45,7 +45,7 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, const fs::p
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
   if (!names.empty()) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
-    auto step = session.run(module_sections_command(names), 30, deadline, deadline);
+    auto step = session.run_verb("SECTIONS", names, 30, deadline, deadline);
     if (step.outcome != GuestSession::Outcome::ok || step.output.exit_code != 0)
       return failure(fmt::format("gdb: could not read the module section addresses from "
                                  "/sys/module ({}){}",

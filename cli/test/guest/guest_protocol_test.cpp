@@ -78,6 +78,10 @@ TEST(GuestProtocol, RequestLines) {
   EXPECT_EQ(encode_request("RUN", k_nonce, -5, ""), "RUN 0123456789abcdef 0 \n");
   EXPECT_EQ(encode_request("KMSG", k_nonce), "KMSG 0123456789abcdef\n");
   EXPECT_EQ(encode_request("HALT", k_nonce), "HALT 0123456789abcdef\n");
+  // Agent verbs carry their arguments as they are.
+  EXPECT_EQ(encode_request("SECTIONS", k_nonce, 30, "a b_c"),
+            "SECTIONS 0123456789abcdef 30 a b_c\n");
+  EXPECT_EQ(encode_request("ALIVE", k_nonce, -1, "42"), "ALIVE 0123456789abcdef 0 42\n");
   // A 10 KB command with newlines and quotes stays one line.
   std::string command(10 * 1024, 'x');
   command += "\n'\"$(\\)\n";
