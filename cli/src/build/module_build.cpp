@@ -269,7 +269,7 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   // make starts in the user's folder with its PWD, as when the user types `make` there:
   // a Makefile's $(PWD) names the real folder (headers beside it are read in place, and
   // the compiler names them by their real paths) while M= puts every output in the copy.
-  auto ran = run_command({.argv = argv,
+  auto ran = run_capture({.argv = argv,
                           .cwd = source,
                           .env = {{"PWD", source.string()}},
                           .merge_stderr = true,

@@ -288,7 +288,7 @@ ExitStatus Process::terminate(std::chrono::milliseconds grace) {
   return wait();
 }
 
-Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+Result<Completed> run_capture(ProcessSpec spec, std::chrono::milliseconds timeout,
                               std::string input) {
   if (interrupted())
     return Error{ExitCode::interrupted, fmt::format("{}: not started: interrupted",

@@ -319,7 +319,7 @@ TEST(ReportXml, WellFormedEvenWithHostileContent) {
   test::ScratchDir dir;
   fs::path file = dir.write("junit.xml", xml);
   auto run =
-      run_command({.argv = {xmllint.string(), "--noout", file.string()}}, std::chrono::seconds(30));
+      run_capture({.argv = {xmllint.string(), "--noout", file.string()}}, std::chrono::seconds(30));
   ASSERT_TRUE(run.ok()) << run.error().message;
   EXPECT_TRUE(run->status.success()) << run->err;
 }
