@@ -1,30 +1,91 @@
 #!/bin/sh
 # labctl guest agent (busybox sh): reads one request per line on stdin (the
-# control channel, /run/labctl/ctl, raw) and answers on stdout. Started and
-# respawned by /init; see cli/src/guest/guest_protocol.h for the host side.
-#
-#   RUN <nonce> <timeout_s> <base64 command>   run the command with sh
-#   KMSG <nonce>                               kernel records since the last reply
-#   HALT <nonce>                               sync, answer, power off
-#
-# A RUN answer:
-#   (an empty line: it ends whatever a step wrote to the channel without one)
-#   =<nonce>=O=<crc>   base64 of stdout (76-column lines, nothing when empty)
-#   =<nonce>=E=<crc>   base64 of stderr
-#   =<nonce>=K=        new /dev/kmsg records, one per line as the kernel formats them
-#   =<nonce>=X=<exit code or ->=<how: - T S L C>
-# <crc> is the CRC-32 of the stream (busybox crc32), so the host notices an answer
-# damaged on its way. No base64 or kmsg line can start with "=", and the nonce is
-# fresh per request, so the host finds the markers without ambiguity.
-#
-# The nonce is never visible to a step: it lives in unexported variables only,
-# never in a file name, an argument or the environment, so no step can forge an
-# answer. Step files are named by a counter.
+# control channel, raw) and answers on stdout. Started and respawned by /init.
+# The protocol (requests, framing, nonces, CRC-32, files): docs/protocol.md.
 #
 # Speed matters (every fork and exec is milliseconds under TCG): builtins
 # wherever possible, no base64 or crc32 for empty files, kernel records read
 # through a file descriptor kept open on the file /init's follower appends to.
 
+# The verbs (docs/protocol.md): guest-side tasks labctl asks for by name. The
+# agent runs each as a step, as `sh agent.sh VERB ARG...`, which lands here.
+verb_sections() {
+	# grep, not the shell's read: these files ignore the read offset, so a
+	# byte-at-a-time reader never sees the newline.
+	cd "${LABCTL_AGENT_SYS:-/sys}"/module || exit 1
+	files=
+	for m in "$@"; do
+		files="$files $m/sections/.[!.]*"
+	done
+	# Split and globbed on purpose: the arguments are [A-Za-z0-9_.+-].
+	# shellcheck disable=SC2086
+	exec grep -H . $files
+}
+
+# verb_shell ROWS COLS TERM: start `login -f root` on ttyS0 in its own session
+# with ttyS0 as its controlling tty, in the background, and print its PID. Why
+# login: a step runs as a background job of the agent, so it inherits SIGINT
+# ignored, and a shell cannot undo an ignore it inherited; busybox login resets
+# SIGINT before it starts the shell, so Ctrl-C works. login needs a passwd
+# entry for root, which labctl's initrd does not have; -p keeps TERM. Input
+# that reaches ttyS0 before the shell reads it is lost, so the answer waits, up
+# to 10 s, until the shell's line editing has switched ttyS0 out of canonical
+# mode: it is reading.
+verb_shell() {
+	[ -e /etc/passwd ] || echo 'root::0:0:root:/:/bin/sh' >/etc/passwd
+	[ "$1" -gt 0 ] && [ "$2" -gt 0 ] && stty -F /dev/ttyS0 rows "$1" cols "$2"
+	TERM=$3 setsid -c login -p -f root </dev/ttyS0 >/dev/ttyS0 2>&1 &
+	p=$!
+	i=0
+	while [ $i -lt 200 ] && ! stty -F /dev/ttyS0 -a | grep -q ' -icanon'; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo $p
+}
+
+# verb_resize ROWS COLS: the window size of ttyS0 (labctl shell's terminal).
+verb_resize() {
+	exec stty -F /dev/ttyS0 rows "$1" cols "$2"
+}
+
+# verb_alive PID: "alive" while PID exists and is not a zombie, else "gone".
+verb_alive() {
+	if [ -e /proc/"$1" ] && ! grep -qs '^State:.*[ZX]' /proc/"$1"/status; then
+		echo alive
+	else
+		echo gone
+	fi
+}
+
+# numbers ARG...: true when every ARG is a decimal number.
+numbers() {
+	for n in "$@"; do
+		case $n in '' | *[!0-9]*) return 1 ;; esac
+	done
+}
+
+if [ $# -gt 0 ]; then
+	verb=$1
+	shift
+	case $verb:$# in
+	SECTIONS:*) [ $# -gt 0 ] && verb_sections "$@" ;;
+	SHELL:3) numbers "$1" "$2" && verb_shell "$@" ;;
+	RESIZE:2) numbers "$1" "$2" && verb_resize "$@" ;;
+	ALIVE:1) numbers "$1" && verb_alive "$1" ;;
+	*) false ;;
+	esac || {
+		echo "labctl agent: bad arguments for $verb: $*" >&2
+		exit 2
+	}
+	exit
+fi
+
+# Verbs run this script again, by a name that must survive the cd.
+case $0 in
+/*) AGENT=$0 ;;
+*) AGENT=$PWD/$0 ;;
+esac
 cd /
 # /init's runtime files and the step files, outside /tmp so that a step's
 # `rm -rf /tmp/*` cannot take them; the unit tests point this elsewhere to run
@@ -152,20 +213,46 @@ alive() {
 	[ "$st" != Z ]
 }
 
+# step_command VERB TEXT FILE ERRFILE: for RUN, the command text (base64 TEXT)
+# into FILE; for a verb, check its arguments TEXT. False, with why in ERRFILE,
+# when TEXT does not fit.
+step_command() {
+	if [ "$1" = RUN ]; then
+		decode_command "$2" "$3" "$4"
+		return
+	fi
+	case $2 in
+	*[!A-Za-z0-9_.+\ -]*)
+		echo "labctl agent: bad arguments for $1" >"$4"
+		return 1
+		;;
+	esac
+	: >"$4"
+}
+
+# run_step VERB NONCE TIMEOUT TEXT
 run_step() {
-	nonce=$1 timeout=$2
+	verb=$1 nonce=$2 timeout=$3
 	seq=$((seq + 1))
 	# A step may have removed the folder; recreating it costs no process when it is there.
 	[ -d "$D" ] || mkdir -p "$D"
 	f=$D/$seq
 	status=- how=-
-	if decode_command "$3" "$f.c" "$f.e"; then
+	if step_command "$verb" "$4" "$f.c" "$f.e"; then
 		# Output goes to files, not pipes, so a background process that keeps
 		# stdout open cannot hold the answer back. The step runs as an async
 		# command because sh reports a foreground command's death by signal
 		# ("Killed") on its own stderr, which is then the step's stderr file.
 		(
-			setsid sh "$f.c" </dev/null >"$f.o" 2>"$f.e" 3<&- 4<&- &
+			if [ "$verb" = RUN ]; then
+				set -- "$f.c"
+			else
+				# Split on purpose: the arguments have no spaces or glob
+				# characters (step_command).
+				# shellcheck disable=SC2086
+				set -- "$AGENT" "$verb" $4
+			fi
+			setsid sh "$@" </dev/null >"$f.o" 2>"$f.e" 3<&- 4<&- &
 			echo $! >"$f.p"
 			wait $!
 			echo "$nonce $?" >&4
@@ -236,9 +323,9 @@ while read -r verb nonce arg command; do
 		;;
 	esac
 	case $verb in
-	RUN)
+	RUN | SECTIONS | SHELL | RESIZE | ALIVE)
 		case $arg in '' | *[!0-9]*) arg=0 ;; esac
-		run_step "$nonce" "$arg" "$command"
+		run_step "$verb" "$nonce" "$arg" "$command"
 		;;
 	KMSG)
 		printf '\n=%s=K=\n' "$nonce"

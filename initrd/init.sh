@@ -3,11 +3,8 @@
 # holding only the modules placeholder with one `labctl_load NAME PATH PARAMS...`
 # line per module (cli/src/image/init_script.cpp).
 #
-# ttyS0 is the kernel console; ttyS1 is the control channel to the host. Its
-# node moves to /run/labctl/ctl (0600, in a 0700 folder) and /dev/ttyS1 goes, so
-# that no step writes into the channel by its usual name. Every line this script
-# writes there is framed as =<BOOTNONCE>=...; the boot nonce comes from
-# labctl.boot= on the kernel command line.
+# ttyS0 is the kernel console; ttyS1 is the control channel to the host, moved
+# to /run/labctl/ctl. The boot report and the protocol: docs/protocol.md.
 #
 # PID 1 must never die (that is "Attempted to kill init"), so nothing here runs
 # a step: the agent (lib/labctl/agent.sh) runs in its own session and is

@@ -10,8 +10,9 @@ packages=(
 	libboost-dev libboost-filesystem-dev libarchive-dev
 	liblzma-dev zlib1g-dev libzstd-dev libdtl-dev libre2-dev libxxhash-dev
 	libgtest-dev libgmock-dev
-	# checks the suite runs first: shell scripts, C++ formatting
-	shellcheck clang-format
+	# checks the suite runs first: shell scripts, C++ formatting, kernel C style
+	# (linux-source holds scripts/checkpatch.pl; Debian has no package of its own for it)
+	shellcheck clang-format linux-source-6.1
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# runtime: the lab itself

@@ -34,11 +34,14 @@ finish() {
 }
 trap finish EXIT
 
-stage "checks: shellcheck, clang-format, layers"
+stage "checks: shellcheck, clang-format, layers, checkpatch"
 shellcheck initrd/*.sh scripts/*.sh .ci/run
 # shellcheck disable=SC2046 # one argument per file on purpose
 clang-format --dry-run -Werror $(git ls-files '*.cpp' '*.h')
 scripts/check-layers.sh
+# The kernel's checkpatch.pl (extracted from linux-source-6.1 into the build folder) on the
+# modules in kmod/ and tests/kmod/; scripts/checkpatch.sh says which options and why.
+scripts/checkpatch.sh "$root/build/checkpatch"
 
 stage "build: RelWithDebInfo"
 LABCTL_BUILD_DIR="$root/build" scripts/build.sh

@@ -17,7 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string modinfo_field(const std::string& ko, const std::string& field) {
-  auto r = run_command({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
+  auto r = run_capture({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
   EXPECT_TRUE(r.ok());
   std::string v = r.ok() ? r->out : "";
   while (!v.empty() && v.back() == '\n')

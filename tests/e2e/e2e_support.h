@@ -33,7 +33,7 @@ inline LabctlRun labctl(std::vector<std::string> args,
                         std::vector<std::pair<std::string, std::string>> env = {},
                         std::chrono::seconds timeout = std::chrono::seconds(600)) {
   args.insert(args.begin(), LABCTL_BINARY);
-  auto r = run_command({.argv = args, .cwd = source_dir(), .env = env}, timeout);
+  auto r = run_capture({.argv = args, .cwd = source_dir(), .env = env}, timeout);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok())
     return {};
@@ -60,7 +60,7 @@ inline fs::path write_fake_qemu_profile(const fs::path& dir, int boot_timeout = 
 // (docs/report-json.schema.json and the rules between keys); "" when it is valid. Run with
 // /usr/bin/python3, which has python3-jsonschema (scripts/setup.sh installs it).
 inline std::string report_schema_problems(const fs::path& report) {
-  auto r = run_command({.argv = {"/usr/bin/python3",
+  auto r = run_capture({.argv = {"/usr/bin/python3",
                                  (tests_dir() / "check_report_json.py").string(), report.string()}},
                        std::chrono::seconds(60));
   if (!r.ok())

@@ -200,7 +200,7 @@ TEST(Gdb, BreakpointInModuleFunctionIsHitAndTheRunPasses) {
   EXPECT_NE(text.find("debugcon.ko 0x"), std::string::npos) << text;
 
   // The guest is halted until gdb continues it; the breakpoint is hit by the scenario's step.
-  auto gdb = run_command(
+  auto gdb = run_capture(
       {.argv = {"gdb", "-batch", "-nx", "-x", script.string(), "-ex", "break debugcon_write", "-ex",
                 "continue", "-ex", "bt", "-ex", "detach"},
        .merge_stderr = true},
@@ -270,7 +270,7 @@ TEST(Gdb, AnotherLocalUserCannotReachTheStubAndNothingListensOnTcp) {
 
   // gdb (as root) still attaches, and leaving it resumes the halted guest: the run passes.
   auto gdb =
-      run_command({.argv = {"gdb", "-batch", "-nx", "-x", run.script.string(), "-ex", "detach"},
+      run_capture({.argv = {"gdb", "-batch", "-nx", "-x", run.script.string(), "-ex", "detach"},
                    .merge_stderr = true},
                   180s);
   ASSERT_TRUE(gdb.ok()) << gdb.error().message;

@@ -201,7 +201,7 @@ TEST_F(Shell, SigtermRestoresTheTerminalAndExits130) {
 }
 
 TEST_F(Shell, ScriptedInputThroughAPipe) {
-  auto r = run_command({.argv = {LABCTL_BINARY, "shell", "--artifacts", artifacts.path().string(),
+  auto r = run_capture({.argv = {LABCTL_BINARY, "shell", "--artifacts", artifacts.path().string(),
                                  "scenarios/qemu_exercise.json"},
                         .cwd = source_dir()},
                        600s, "cat /dev/qemu_exercise\nexit\n");
@@ -214,7 +214,7 @@ TEST_F(Shell, ScriptedInputThroughAPipe) {
 
 TEST_F(Shell, EndOfScriptedInputEndsTheShell) {
   // No "exit": labctl sends Ctrl-D when its input ends.
-  auto r = run_command({.argv = {LABCTL_BINARY, "shell", "--artifacts", artifacts.path().string()},
+  auto r = run_capture({.argv = {LABCTL_BINARY, "shell", "--artifacts", artifacts.path().string()},
                         .cwd = source_dir()},
                        600s, "echo no-modules-$((6 * 7))\n");
   ASSERT_TRUE(r.ok()) << r.error().message;

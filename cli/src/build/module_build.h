@@ -44,14 +44,6 @@ struct BuiltModule {
 // with no build copy left in the cache; copies left by a labctl that died are removed.
 Result<BuiltModule> build_module(const ModuleBuildRequest& request);
 
-// The cache key: sources (names and contents), the kernel's build tree identity, flags.
-Result<std::string> module_cache_key(const ModuleBuildRequest& request);
-
-// The files one kbuild `.*.cmd` file names as inputs (its source_ and deps_ entries, without
-// the $(wildcard include/config/...) lines), as written (relative to the kernel build tree
-// or absolute).
-std::vector<std::string> parse_kbuild_cmd(std::string_view text);
-
 // The entries of kbuild's modules.order (one object or module path a line), in order.
 std::vector<std::string> parse_modules_order(std::string_view text);
 

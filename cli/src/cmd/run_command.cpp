@@ -53,10 +53,7 @@ private:
 constexpr const char* k_artifacts_lock = ".labctl-lock";
 
 fs::path default_artifacts_root() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&now, &tm);
-  return cache_root() / "runs" / fmt::format("{:%Y%m%d-%H%M%S}-{}", tm, ::getpid());
+  return timestamped_folder(cache_root() / "runs");
 }
 
 } // namespace

@@ -6,28 +6,21 @@
 #include "run/shell_session.h"
 #include "util/fs.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
-
-#include <ctime>
-#include <unistd.h>
 
 namespace labctl {
 
 namespace {
 
 fs::path default_shell_artifacts() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&now, &tm);
-  return cache_root() / "shells" / fmt::format("{:%Y%m%d-%H%M%S}-{}", tm, ::getpid());
+  return timestamped_folder(cache_root() / "shells");
 }
 
 ScenarioModule module_folder(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw FatalError(bad_input(fmt::format("--module {}: no such folder", dir)));
-  if (!fs::exists(fs::path(dir) / "Kbuild", ec) && !fs::exists(fs::path(dir) / "Makefile", ec))
+  if (!is_module_folder(dir))
     throw FatalError(bad_input(fmt::format(
         "--module {}: no Kbuild or Makefile, so it is not a kernel module folder", dir)));
   return {dir, ""};

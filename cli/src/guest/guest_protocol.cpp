@@ -1,6 +1,8 @@
 #include "guest/guest_protocol.h"
 
 #include "core/error.h"
+#include "util/base64.h"
+#include "util/visible_bytes.h"
 
 #include <fmt/format.h>
 
@@ -20,30 +22,13 @@ namespace labctl {
 
 namespace {
 
-constexpr std::string_view k_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr size_t k_max_garbage = 64 * 1024;
 constexpr size_t k_max_boot_line = 1024 * 1024;
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
 bool is_base64_line(std::string_view line) {
-  for (char c : line)
-    if (c != '=' && base64_value(c) < 0)
-      return false;
-  return true;
+  return line.find_first_not_of(
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+         std::string_view::npos;
 }
 
 // Append `bytes` to `line` without carriage returns (the tty may add them; neither base64
@@ -54,19 +39,9 @@ void append_without_cr(std::string& line, std::string_view bytes) {
       line += c;
 }
 
-// Visible form of a line for error messages.
+// Visible form of a line for error messages (escape_bytes, cut at 120 bytes).
 std::string quoted(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 120)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f)
-      out += fmt::format("\\x{:02x}", u);
-    else
-      out += c;
-  }
-  if (text.size() > 120)
-    out += "...";
-  return "'" + out + "'";
+  return "'" + escape_bytes(text.substr(0, 120)) + (text.size() > 120 ? "..." : "") + "'";
 }
 
 // Split `bytes` into lines, calling `on_line` for each complete one, while `more()` holds;
@@ -115,64 +90,9 @@ std::string encode_request(std::string_view verb, const std::string& nonce, int 
                            std::string_view command) {
   if (verb == "RUN")
     return fmt::format("RUN {} {} {}\n", nonce, std::max(timeout_s, 0), encode_base64(command));
-  return fmt::format("{} {}\n", verb, nonce);
-}
-
-std::string encode_base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16 |
-                 static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                 static_cast<unsigned char>(bytes[i + 2]);
-    out += k_alphabet[n >> 18 & 63];
-    out += k_alphabet[n >> 12 & 63];
-    out += k_alphabet[n >> 6 & 63];
-    out += k_alphabet[n & 63];
-  }
-  if (size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2)
-      n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += k_alphabet[n >> 18 & 63];
-    out += k_alphabet[n >> 12 & 63];
-    out += rest == 2 ? k_alphabet[n >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-bool decode_base64(std::string_view text, std::string& out) {
-  if (text.size() % 4 != 0)
-    return false;
-  out.reserve(out.size() + text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    uint32_t n = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      int v = 0;
-      if (c == '=') {
-        // Padding only in the last two places of the last group.
-        if (!last || j < 2)
-          return false;
-        ++pad;
-      } else {
-        v = base64_value(c);
-        if (v < 0 || pad > 0)
-          return false;
-      }
-      n = n << 6 | static_cast<uint32_t>(v);
-    }
-    out += static_cast<char>(n >> 16 & 0xff);
-    if (pad < 2)
-      out += static_cast<char>(n >> 8 & 0xff);
-    if (pad < 1)
-      out += static_cast<char>(n & 0xff);
-  }
-  return true;
+  if (verb == "KMSG" || verb == "HALT")
+    return fmt::format("{} {}\n", verb, nonce);
+  return fmt::format("{} {} {} {}\n", verb, nonce, std::max(timeout_s, 0), command);
 }
 
 uint32_t crc32(std::string_view bytes) {

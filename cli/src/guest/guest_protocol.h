@@ -1,29 +1,7 @@
 #pragma once
 
-// The host side of the control channel (ttyS1, which init moves to /run/labctl/ctl) spoken
-// with initrd/init.sh and initrd/agent.sh. Requests are single lines; answers are framed by
-// lines that start with "=<nonce>=", which no base64 line and no /dev/kmsg record can start
-// with:
-//
-//   boot (nonce from labctl.boot=):  =B=MOD=<name>=OK
-//                                    =B=MOD=<name>=FAIL=<base64 of insmod's output>
-//                                    =B=READY=<uname -r>
-//   agent death (init, any time):    =B=AGENT=<the agent's exit status>
-//   RUN answer:                      (an empty line)
-//                                    =N=O=<crc>  base64 lines of stdout
-//                                    =N=E=<crc>  base64 lines of stderr
-//                                    =N=K=       /dev/kmsg records, one per line
-//                                    =N=X=<exit code or ->=<how>
-//
-// <crc> is the CRC-32 (the one of zlib and busybox's crc32 applet) of the decoded bytes, as
-// 8 lowercase hex digits, so an answer damaged on its way is reported as damaged. <how> is
-// "-" (the step ended by itself), "T" (the agent killed it at its timeout), "S" (killed at
-// its timeout but still not ended 5 s later; code "-"), "L" (its exit status was lost: the
-// process waiting for it was killed; code "-") or "C" (the command text did not arrive
-// intact, nothing ran; code "-", stderr says why). The empty line first ends whatever a
-// step wrote to the channel without a newline, so it cannot hide the first marker.
-//
-// KMSG is answered with K and X, HALT with X alone (how "-").
+// The host side of the control channel spoken with initrd/init.sh and initrd/agent.sh:
+// requests, nonces, the boot report and framed answers, as docs/protocol.md describes them.
 
 #include <cstddef>
 #include <cstdint>
@@ -37,15 +15,12 @@ namespace labctl {
 // that the output of an earlier step can never end a later one.
 std::string make_nonce();
 
-// The request line for `verb` (RUN, KMSG, HALT), newline included. Only RUN carries a
-// timeout (seconds, 0 = none on the guest side) and the command text, sent as base64.
+// The request line for `verb`, newline included. RUN carries a timeout (seconds, 0 = none on
+// the guest side) and the command text, sent as base64; KMSG and HALT nothing more; an
+// agent verb (SECTIONS, SHELL, RESIZE, ALIVE) a timeout and `command` as it is: its
+// arguments, separated by spaces, each of [A-Za-z0-9_.+-].
 std::string encode_request(std::string_view verb, const std::string& nonce, int timeout_s = 0,
                            std::string_view command = {});
-
-// Standard base64 with padding, on one line.
-std::string encode_base64(std::string_view bytes);
-// Decode standard base64 (padding required, line breaks not allowed); false on anything else.
-bool decode_base64(std::string_view text, std::string& out);
 
 // CRC-32 as zlib and busybox's crc32 applet compute it (reflected, polynomial 0xedb88320).
 uint32_t crc32(std::string_view bytes);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "host/decompress.h"
 #include "util/fs.h"
 
 #include <cstddef>
@@ -8,19 +9,6 @@
 #include <string_view>
 
 namespace labctl {
-
-// A compression format recognised by the magic bytes at the start of a stream.
-enum class Compression { none, gzip, xz, zstd, lzma };
-
-// The format whose magic starts `data`; none when no known magic matches.
-Compression detect_compression(std::string_view data);
-
-// "gzip", "xz", "zstd", "lzma" or "uncompressed".
-std::string_view compression_name(Compression compression);
-
-// Decompress the single stream at the start of `data` (bytes after its end are ignored);
-// the error names the format and says whether it was corrupt, truncated or over max_output.
-Result<std::string> decompress(std::string_view data, Compression compression, size_t max_output);
 
 // Ok when `elf` is a complete x86-64 ELF executable carrying the PVH entry note (owner
 // "Xen", type XEN_ELFNOTE_PHYS32_ENTRY), which QEMU needs to boot it with -kernel.

@@ -37,7 +37,7 @@ bool is_install_path(std::string_view path) {
 }
 
 Result<std::vector<std::string>> list_applets(const fs::path& busybox) {
-  auto ran = run_command({.argv = {busybox.string(), "--list-full"}}, 10s);
+  auto ran = run_capture({.argv = {busybox.string(), "--list-full"}}, 10s);
   if (!ran)
     return environment_error(fmt::format("cannot run busybox: {}", ran.error().message));
   if (ran->timed_out)

@@ -82,7 +82,7 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
           "{} not found (it makes the guest's modules.dep; install it: apt-get install kmod)",
           spec.depmod.string()));
   }
-  auto ran = run_command({.argv = {depmod.string(), "-b", staging.path().string(), release},
+  auto ran = run_capture({.argv = {depmod.string(), "-b", staging.path().string(), release},
                           .merge_stderr = true,
                           .die_with_parent = true},
                          std::chrono::minutes(1));

@@ -19,7 +19,7 @@ constexpr std::string_view k_event_chars = "abcdefghijklmnopqrstuvwxyz"
 } // namespace
 
 Result<std::vector<std::string>> qemu_trace_events(const std::string& qemu) {
-  auto done = run_command({.argv = {qemu, "-trace", "help"}}, std::chrono::seconds(60));
+  auto done = run_capture({.argv = {qemu, "-trace", "help"}}, std::chrono::seconds(60));
   if (!done)
     return environment_error(done.error().message);
   if (done->timed_out || !done->status.success())

@@ -44,7 +44,7 @@ DoctorCheck program_check(const std::string& name, const std::string& program,
   c.ok = true;
   c.detail = path.string();
   if (show_version) {
-    auto ran = run_command({.argv = {path.string(), "--version"}}, std::chrono::seconds(10));
+    auto ran = run_capture({.argv = {path.string(), "--version"}}, std::chrono::seconds(10));
     if (ran && ran->status.success()) {
       std::string first = ran->out.substr(0, ran->out.find('\n'));
       c.detail = fmt::format("{} ({})", first, path.string());

@@ -34,7 +34,7 @@ Status attach_gdb(GuestSession& session, const PreparedGuest& guest, bool wait) 
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
   if (!names.empty()) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
-    auto step = session.run(module_sections_command(names), 30, deadline, deadline);
+    auto step = session.run_verb("SECTIONS", names, 30, deadline, deadline);
     if (step.outcome != GuestSession::Outcome::ok || step.exit_code != 0)
       return failure(fmt::format("gdb: could not read the module section addresses from "
                                  "/sys/module ({}){}",

@@ -1,13 +1,11 @@
 #include "run/report.h"
 
+#include "util/base64.h"
 #include "util/visible_bytes.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdint>
-#include <optional>
 
 namespace labctl {
 
@@ -18,50 +16,6 @@ constexpr int k_json_report_version = 1;
 constexpr size_t k_junit_max_stream_bytes = 64 * 1024;
 constexpr size_t k_explanation_max_fault_lines = 60;
 constexpr size_t k_max_command_bytes = 300;
-
-constexpr std::string_view k_base64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t chunk = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size())
-      chunk |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size())
-      chunk |= static_cast<unsigned char>(bytes[i + 2]);
-    out += k_base64_alphabet[(chunk >> 18) & 63];
-    out += k_base64_alphabet[(chunk >> 12) & 63];
-    out += i + 1 < bytes.size() ? k_base64_alphabet[(chunk >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? k_base64_alphabet[chunk & 63] : '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  std::array<int, 256> value;
-  value.fill(-1);
-  for (size_t i = 0; i < k_base64_alphabet.size(); ++i)
-    value[static_cast<unsigned char>(k_base64_alphabet[i])] = static_cast<int>(i);
-  std::string out;
-  uint32_t bits = 0;
-  int count = 0;
-  for (char c : text) {
-    if (c == '=')
-      break;
-    int v = value[static_cast<unsigned char>(c)];
-    if (v < 0)
-      return std::nullopt;
-    bits = (bits << 6) | static_cast<uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xff);
-    }
-  }
-  return out;
-}
 
 // JSON strings must be UTF-8; anything else is shown with \xNN escapes.
 std::string json_text(std::string_view text) {
@@ -76,17 +30,7 @@ void put_bytes(Json& j, const std::string& key, std::string_view bytes) {
     return;
   }
   j[key] = printable_text(bytes);
-  j[key + "_base64"] = base64_encode(bytes);
-}
-
-std::string get_bytes(const Json& j, const std::string& key) {
-  if (auto it = j.find(key + "_base64"); it != j.end()) {
-    auto bytes = base64_decode(it->get<std::string>());
-    if (!bytes)
-      throw FatalError(bad_input(fmt::format("'{}_base64' is not base64", key)));
-    return *bytes;
-  }
-  return j.at(key).get<std::string>();
+  j[key + "_base64"] = encode_base64(bytes);
 }
 
 Json text_array(const std::vector<std::string>& texts) {
@@ -327,70 +271,6 @@ Json to_json(const std::vector<ScenarioReport>& reports) {
 
 std::string json_report(const std::vector<ScenarioReport>& reports) {
   return to_json(reports).dump(2) + "\n";
-}
-
-Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
-  std::vector<ScenarioReport> reports;
-  try {
-    Json root = Json::parse(text);
-    if (root.at("version").get<int>() != k_json_report_version)
-      return bad_input(fmt::format("JSON report version {} is not supported (expected {})",
-                                   root.at("version").dump(), k_json_report_version));
-    for (const auto& j : root.at("scenarios")) {
-      ScenarioReport r;
-      r.name = j.at("name").get<std::string>();
-      r.file = j.at("file").get<std::string>();
-      auto verdict = parse_verdict(j.at("verdict").get<std::string>());
-      if (!verdict)
-        return bad_input(fmt::format("not a labctl JSON report: verdict {} is not one of "
-                                     "\"passed\", \"failed\", \"error\"",
-                                     j.at("verdict").dump()));
-      r.verdict = *verdict;
-      r.exit_code = j.at("exit_code").get<int>();
-      r.seconds = j.at("seconds").get<double>();
-      r.kernel = j.at("kernel").get<std::string>();
-      r.kernel_image = j.at("kernel_image").get<std::string>();
-      r.accel = j.at("accel").get<std::string>();
-      r.accel_reason = j.at("accel_reason").get<std::string>();
-      r.artifacts = j.at("artifacts").get<std::string>();
-      r.failures = j.at("failures").get<std::vector<std::string>>();
-      r.debugcon_diff = j.at("debugcon_diff").get<std::string>();
-      if (j.contains("timeline"))
-        for (const auto& pair : j.at("timeline"))
-          r.timeline.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
-      if (j.contains("build_warnings"))
-        for (const auto& w : j.at("build_warnings"))
-          r.build_warnings.emplace_back(w.at("module").get<std::string>(),
-                                        w.at("warnings").get<std::string>());
-      for (const auto& s : j.at("steps")) {
-        StepReport step;
-        step.command = s.at("command").get<std::string>();
-        step.line = s.at("line").get<int>();
-        step.result.exit_code = s.at("exit_code").get<int>();
-        step.result.seconds = s.at("seconds").get<double>();
-        step.result.timed_out = s.at("timed_out").get<bool>();
-        step.failures = s.at("failures").get<std::vector<std::string>>();
-        step.result.out = get_bytes(s, "stdout");
-        step.result.err = get_bytes(s, "stderr");
-        r.steps.push_back(std::move(step));
-      }
-      for (const auto& f : j.at("faults")) {
-        const Json& index = f.at("step_index");
-        r.faults.push_back({.kind = f.at("kind").get<std::string>(),
-                            .title = f.at("title").get<std::string>(),
-                            .report = f.at("report").get<std::string>(),
-                            .phase = f.at("phase").get<std::string>(),
-                            .step_index = index.is_null() ? 0 : index.get<int>(),
-                            .step = f.at("step").get<std::string>()});
-      }
-      reports.push_back(std::move(r));
-    }
-  } catch (const Json::exception& e) {
-    return bad_input(fmt::format("not a labctl JSON report: {}", e.what()));
-  } catch (const FatalError& e) {
-    return bad_input(fmt::format("not a labctl JSON report: {}", e.error().message));
-  }
-  return reports;
 }
 
 std::string terminal_summary_line(const ScenarioReport& report, bool color) {

@@ -71,8 +71,6 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports);
 Json to_json(const ScenarioReport& report);
 Json to_json(const std::vector<ScenarioReport>& reports);
 std::string json_report(const std::vector<ScenarioReport>& reports);
-// Read a --json report back (to merge shards, or in tests); bad input names the problem.
-Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text);
 
 // "PASS  debugcon  (4.2 s)", "FAIL  ...", "ERROR ..."; ANSI colors when `color`.
 std::string terminal_summary_line(const ScenarioReport& report, bool color);

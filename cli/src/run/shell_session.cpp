@@ -46,36 +46,6 @@ std::string guest_term(bool tty) {
   return t;
 }
 
-std::string stty_size_command(TerminalSize size) {
-  return fmt::format("stty -F /dev/ttyS0 rows {} cols {}", size.rows, size.cols);
-}
-
-// Starts `login -f root` on ttyS0 in its own session with ttyS0 as its controlling tty, in
-// the background, and prints its PID. Why login: a step runs as a background job of the
-// agent, so it inherits SIGINT ignored, and a shell cannot undo an ignore it inherited;
-// busybox login resets SIGINT before it starts the shell, so Ctrl-C works. login needs a
-// passwd entry for root, which labctl's initrd does not have. login -p keeps TERM.
-// Input that reaches ttyS0 before the shell reads it is lost (seen with scripted input), so
-// the answer waits, up to 10 s, until the shell's line editing has switched ttyS0 out of
-// canonical mode: it is reading.
-std::string start_shell_command(TerminalSize size, const std::string& term) {
-  std::string cmd = "[ -e /etc/passwd ] || echo 'root::0:0:root:/:/bin/sh' >/etc/passwd; ";
-  if (size.rows > 0 && size.cols > 0)
-    cmd += stty_size_command(size) + "; ";
-  cmd += fmt::format("TERM={} setsid -c login -p -f root </dev/ttyS0 >/dev/ttyS0 2>&1 & p=$!; "
-                     "i=0; while [ $i -lt 200 ] && ! stty -F /dev/ttyS0 -a | grep -q ' -icanon'; "
-                     "do sleep 0.05; i=$((i + 1)); done; echo $p",
-                     shell_quote(term));
-  return cmd;
-}
-
-// Prints "alive" while process PID exists and is not a zombie.
-std::string alive_command(int pid) {
-  return fmt::format("if [ -e /proc/{0} ] && ! grep -qs '^State:.*[ZX]' /proc/{0}/status; then "
-                     "echo alive; else echo gone; fi",
-                     pid);
-}
-
 class ShellSession {
 public:
   ShellSession(const LabSetup& lab, const ShellRequest& request)
@@ -188,8 +158,12 @@ private:
     };
     m_connected = true;
     auto deadline = Clock::now() + 60s;
+    // The agent's SHELL verb starts login on ttyS0 in the background and answers its PID.
     auto step =
-        m_session->run(start_shell_command(size, guest_term(m_tty)), 30, deadline, deadline);
+        m_session->run_verb("SHELL",
+                            {std::to_string(size.rows > 0 ? size.rows : 0),
+                             std::to_string(size.cols > 0 ? size.cols : 0), guest_term(m_tty)},
+                            30, deadline, deadline);
     int pid = 0;
     if (step.outcome == GuestSession::Outcome::ok && step.exit_code == 0)
       pid = std::atoi(step.out.c_str());
@@ -232,13 +206,13 @@ private:
         m_resized = false;
         TerminalSize size = terminal_size(m_request.in_fd);
         if (size.rows > 0 && size.cols > 0)
-          request(stty_size_command(size));
+          request("RESIZE", {std::to_string(size.rows), std::to_string(size.cols)});
         continue;
       }
       if (Clock::now() < next_poll)
         continue;
       next_poll = Clock::now() + k_poll_interval;
-      auto answer = request(alive_command(m_shell_pid));
+      auto answer = request("ALIVE", {std::to_string(m_shell_pid)});
       if (answer == "gone\n") {
         m_ending = "the guest shell exited";
         return to_int(ExitCode::passed);
@@ -249,7 +223,7 @@ private:
   }
 
   // A short request on the control channel; its stdout, or empty when there was no answer.
-  std::string request(const std::string& command) {
+  std::string request(std::string_view verb, const std::vector<std::string>& args) {
     // A guest held by gdb cannot answer; asking would only queue requests up.
     if (m_gdb) {
       auto running = m_session->vm().cpus_running();
@@ -257,7 +231,7 @@ private:
         return {};
     }
     auto deadline = Clock::now() + k_request_patience;
-    auto step = m_session->run(command, 10, deadline, deadline);
+    auto step = m_session->run_verb(verb, args, 10, deadline, deadline);
     return step.outcome == GuestSession::Outcome::ok ? step.out : std::string();
   }
 

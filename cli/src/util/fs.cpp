@@ -1,11 +1,13 @@
 #include "util/fs.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -271,6 +273,13 @@ fs::path cache_root() {
     return fs::path(xdg) / "labctl";
   const char* home = std::getenv("HOME");
   return fs::path(home && *home ? home : "/tmp") / ".cache" / "labctl";
+}
+
+fs::path timestamped_folder(const fs::path& parent) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  return parent / fmt::format("{:%Y%m%d-%H%M%S}-{}", tm, ::getpid());
 }
 
 TempDir::TempDir(std::string_view prefix) {

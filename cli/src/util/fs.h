@@ -49,6 +49,10 @@ std::optional<bool> filesystem_full(const fs::path& path);
 // $XDG_CACHE_HOME/labctl, else ~/.cache/labctl; LABCTL_CACHE_DIR overrides both.
 fs::path cache_root();
 
+// `parent`/<local time as YYYYmmdd-HHMMSS>-<pid>: a folder name for this process's run that
+// sorts by time (not created here).
+fs::path timestamped_folder(const fs::path& parent);
+
 // An exclusive flock(2) on a lock file, held while this object lives; the file holds the
 // holder's pid so that a refused run can name it.
 class FileLock {

@@ -292,7 +292,7 @@ ExitStatus Process::terminate(std::chrono::milliseconds grace) {
   return wait();
 }
 
-util::Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+util::Result<Completed> run_capture(ProcessSpec spec, std::chrono::milliseconds timeout,
                                     std::string input) {
   if (interrupted())
     return util::Failure{

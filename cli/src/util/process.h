@@ -95,7 +95,7 @@ constexpr std::chrono::milliseconds k_terminate_grace{2000};
 // the child's group is killed and timed_out is set. An interrupt (util/interrupt.h) ends the
 // wait at once: the group is terminated (Process::terminate) and interrupted is set. A
 // command asked for after an interrupt is not started: a Failure with errno EINTR.
-util::Result<Completed> run_command(ProcessSpec spec, std::chrono::milliseconds timeout,
+util::Result<Completed> run_capture(ProcessSpec spec, std::chrono::milliseconds timeout,
                                     std::string input = {});
 
 // Search PATH like execvp would; empty when not found.

@@ -35,15 +35,6 @@ std::string kernel_module_name(std::string_view ko_stem) {
   return name;
 }
 
-std::string module_sections_command(const std::vector<std::string>& module_names) {
-  // grep, not the shell's read: these files ignore the read offset, so a byte-at-a-time
-  // reader never sees the newline. Module names are [A-Za-z0-9_], no quoting needed.
-  std::string globs;
-  for (const auto& n : module_names)
-    globs += fmt::format(" {}/sections/.[!.]*", n);
-  return fmt::format("cd /sys/module && grep -H .{}", globs);
-}
-
 std::map<std::string, std::vector<std::pair<std::string, std::string>>>
 parse_module_sections(std::string_view text) {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;

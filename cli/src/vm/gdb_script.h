@@ -20,11 +20,9 @@ struct LoadedModule {
 // The kernel's name for a module built as `ko_stem` (a-b.ko is loaded as a_b).
 std::string kernel_module_name(std::string_view ko_stem);
 
-// A guest shell command that prints "<module>/sections/<section>:<address>" for every
-// section of each named module whose name starts with '.'.
-std::string module_sections_command(const std::vector<std::string>& module_names);
-
-// The output of module_sections_command, per module; lines that do not fit are skipped.
+// The output of the agent's SECTIONS verb ("<module>/sections/<section>:<address>" for every
+// section of each named module whose name starts with '.'), per module; lines that do not
+// fit are skipped.
 std::map<std::string, std::vector<std::pair<std::string, std::string>>>
 parse_module_sections(std::string_view text);
 

@@ -146,7 +146,7 @@ StepResult GuestSession::request(std::string_view verb, int timeout_seconds,
   std::string nonce = make_nonce();
   m_response = std::make_unique<ResponseDecoder>(nonce);
   m_response->watch_agent(m_boot_nonce);
-  if (verb == "RUN")
+  if (verb != "KMSG" && verb != "HALT")
     m_response->require_streams();
   if (!m_vm->send_control(encode_request(verb, nonce, timeout_seconds, command))) {
     step.outcome = Outcome::qemu_exited;
@@ -191,6 +191,15 @@ StepResult GuestSession::request(std::string_view verb, int timeout_seconds,
 StepResult GuestSession::run(const std::string& command, int timeout_seconds,
                              Clock::time_point deadline, Clock::time_point hard_deadline) {
   return request("RUN", timeout_seconds, command, deadline, hard_deadline);
+}
+
+StepResult GuestSession::run_verb(std::string_view verb, const std::vector<std::string>& args,
+                                  int timeout_seconds, Clock::time_point deadline,
+                                  Clock::time_point hard_deadline) {
+  std::string words;
+  for (const auto& a : args)
+    words += (words.empty() ? "" : " ") + a;
+  return request(verb, timeout_seconds, words, deadline, hard_deadline);
 }
 
 void GuestSession::finish(Clock::time_point deadline) {

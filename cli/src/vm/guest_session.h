@@ -49,6 +49,10 @@ public:
   // keep arriving, waiting goes on until `hard_deadline`.
   StepResult run(const std::string& command, int timeout_seconds, Clock::time_point deadline,
                  Clock::time_point hard_deadline);
+  // Ask the agent for one of its verbs (docs/protocol.md), answered like a command.
+  StepResult run_verb(std::string_view verb, const std::vector<std::string>& args,
+                      int timeout_seconds, Clock::time_point deadline,
+                      Clock::time_point hard_deadline);
   // Read the kernel log records not yet seen (after the last step) and power off.
   void finish(Clock::time_point deadline);
   ExitStatus shutdown();

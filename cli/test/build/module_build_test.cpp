@@ -1,4 +1,5 @@
 #include "build/module_build.h"
+#include "build/module_cache.h"
 
 #include "test_support.h"
 #include "util/interrupt.h"

@@ -3,6 +3,7 @@
 // without booting a kernel. Skipped where busybox is not installed.
 
 #include "guest/guest_protocol.h"
+#include "vm/gdb_script.h"
 
 #include "test_support.h"
 #include "util/process.h"
@@ -33,7 +34,8 @@ protected:
     m_dir.write("run/kmsg", "");
     ProcessSpec spec;
     spec.argv = {m_busybox.string(), "sh", std::string(LABCTL_SOURCE_DIR) + "/initrd/agent.sh"};
-    spec.env = {{"LABCTL_AGENT_RUN", (m_dir.path() / "run").string()}};
+    spec.env = {{"LABCTL_AGENT_RUN", (m_dir.path() / "run").string()},
+                {"LABCTL_AGENT_SYS", (m_dir.path() / "sys").string()}};
     spec.in = Stream::pipe;
     spec.err = Stream::null;
     spec.own_process_group = true;
@@ -229,6 +231,51 @@ TEST_F(GuestAgent, StepFilesLiveInTheAgentFolderAndSurviveItsRemoval) {
   EXPECT_EQ(where.out, (m_dir.path() / "run/steps/").string() + "1.c\n");
   request("RUN", "rm -rf \"$(dirname \"$0\")\"");
   EXPECT_EQ(request("RUN", "echo still").out, "still\n");
+}
+
+TEST_F(GuestAgent, SectionsVerbReadsEveryDottedSectionOfEachModule) {
+  // A /sys/module as the guest kernel shows it (LABCTL_AGENT_SYS stands for /sys).
+  m_dir.write("sys/module/debugcon/sections/.text", "0xffffffffc0201000\n");
+  m_dir.write("sys/module/debugcon/sections/.rodata.str1.1", "0xffffffffc0202088\n");
+  m_dir.write("sys/module/debugcon/sections/not-dotted", "0x1\n");
+  m_dir.write("sys/module/qemu_exercise/sections/.bss", "0xffffffffc0300000\n");
+  m_dir.write("sys/module/other/sections/.text", "0xffffffffc0400000\n");
+  auto answer = request("SECTIONS", "debugcon qemu_exercise");
+  EXPECT_EQ(answer.exit_code, 0) << answer.err;
+  auto sections = parse_module_sections(answer.out);
+  ASSERT_EQ(sections.size(), 2u) << answer.out;
+  EXPECT_EQ(sections["debugcon"],
+            (std::vector<std::pair<std::string, std::string>>{
+                {".rodata.str1.1", "0xffffffffc0202088"}, {".text", "0xffffffffc0201000"}}));
+  EXPECT_EQ(sections["qemu_exercise"],
+            (std::vector<std::pair<std::string, std::string>>{{".bss", "0xffffffffc0300000"}}));
+  // A module that is not loaded has no sections: an error, not an empty answer.
+  auto missing = request("SECTIONS", "not_loaded");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("not_loaded/sections"), std::string::npos) << missing.err;
+}
+
+TEST_F(GuestAgent, AliveVerbTellsARunningProcessFromAGoneOne) {
+  EXPECT_EQ(request("ALIVE", std::to_string(::getpid())).out, "alive\n");
+  auto gone = request("RUN", "sh -c 'echo $$'");
+  ASSERT_EQ(gone.exit_code, 0);
+  EXPECT_EQ(request("ALIVE", gone.out.substr(0, gone.out.size() - 1)).out, "gone\n");
+}
+
+TEST_F(GuestAgent, VerbArgumentsThatDoNotFitAreRefused) {
+  // Shell text in an argument never runs: the step is not started (how C).
+  auto text = request("ALIVE", "1;touch${IFS}x");
+  EXPECT_EQ(text.end, StepEnd::not_run);
+  EXPECT_EQ(text.exit_code, -1);
+  EXPECT_NE(text.err.find("bad arguments for ALIVE"), std::string::npos) << text.err;
+  // Well-formed words, but not what the verb takes.
+  for (auto [verb, args] : {std::pair{"ALIVE", "abc"}, std::pair{"RESIZE", "24"},
+                            std::pair{"SHELL", "24 80"}, std::pair{"SECTIONS", ""}}) {
+    auto refused = request(verb, args);
+    EXPECT_EQ(refused.exit_code, 2) << verb;
+    EXPECT_NE(refused.err.find(std::string("bad arguments for ") + verb), std::string::npos)
+        << refused.err;
+  }
 }
 
 } // namespace

@@ -47,7 +47,7 @@ std::string run_loads(const std::vector<GuestModule>& modules) {
   EXPECT_TRUE(script.ok()) << script.error().message;
   if (!script.ok())
     return {};
-  auto done = run_command({.argv = {"sh", "-c", *script}}, std::chrono::seconds(10));
+  auto done = run_capture({.argv = {"sh", "-c", *script}}, std::chrono::seconds(10));
   EXPECT_TRUE(done.ok());
   return done.ok() ? done->out : std::string{};
 }
@@ -110,7 +110,7 @@ TEST(InitScript, ShippedTemplateRendersToValidShell) {
   if (shell == "busybox")
     argv.push_back("sh");
   argv.insert(argv.end(), {"-n", "-c", *script});
-  auto parsed = run_command({.argv = argv}, std::chrono::seconds(10));
+  auto parsed = run_capture({.argv = argv}, std::chrono::seconds(10));
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(parsed->status.success()) << parsed->err;
 }

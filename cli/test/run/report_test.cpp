@@ -3,6 +3,7 @@
 #include "guest/fault_scanner.h"
 #include "judge/debugcon_diff.h"
 #include "judge/judge.h"
+#include "run/json_report_reader.h"
 #include "run/scenario_runner.h"
 #include "test_support.h"
 #include "util/process.h"
@@ -313,7 +314,7 @@ TEST(ReportXml, WellFormedEvenWithHostileContent) {
   test::ScratchDir dir;
   fs::path file = dir.write("junit.xml", xml);
   auto run =
-      run_command({.argv = {xmllint.string(), "--noout", file.string()}}, std::chrono::seconds(30));
+      run_capture({.argv = {xmllint.string(), "--noout", file.string()}}, std::chrono::seconds(30));
   ASSERT_TRUE(run.ok()) << run.error().message;
   EXPECT_TRUE(run->status.success()) << run->err;
 }

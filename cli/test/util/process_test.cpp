@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(Process, CapturesStdoutStderrAndExitCode) {
-  auto r = run_command({.argv = {"sh", "-c", "printf out; printf err >&2; exit 3"}}, 10s);
+  auto r = run_capture({.argv = {"sh", "-c", "printf out; printf err >&2; exit 3"}}, 10s);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->out, "out");
   EXPECT_EQ(r->err, "err");
@@ -25,28 +25,28 @@ TEST(Process, CapturesStdoutStderrAndExitCode) {
 
 TEST(Process, FeedsInput) {
   std::string big(1 << 20, 'x');
-  auto r = run_command({.argv = {"wc", "-c"}}, 10s, big);
+  auto r = run_capture({.argv = {"wc", "-c"}}, 10s, big);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(std::stoul(r->out), big.size());
 }
 
 TEST(Process, TimeoutKillsTheWholeGroup) {
   // The grandchild holds stdout open; only killing the group ends it.
-  auto r = run_command({.argv = {"sh", "-c", "sleep 30 & sleep 30"}}, 300ms);
+  auto r = run_capture({.argv = {"sh", "-c", "sleep 30 & sleep 30"}}, 300ms);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->timed_out);
   EXPECT_EQ(r->status.signal, SIGKILL);
 }
 
 TEST(Process, MissingProgramIsEnvironmentError) {
-  auto r = run_command({.argv = {"labctl-no-such-program"}}, 1s);
+  auto r = run_capture({.argv = {"labctl-no-such-program"}}, 1s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().error_number, ENOENT);
   EXPECT_NE(r.error().message.find("labctl-no-such-program"), std::string::npos);
 }
 
 TEST(Process, SignalIsReported) {
-  auto r = run_command({.argv = {"sh", "-c", "kill -TERM $$"}}, 10s);
+  auto r = run_capture({.argv = {"sh", "-c", "kill -TERM $$"}}, 10s);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status.signal, SIGTERM);
   EXPECT_NE(r->status.describe().find("signal 15"), std::string::npos);
@@ -88,9 +88,9 @@ protected:
 TEST_F(ProcessInterrupt, SignalEndsTheWaitAndKillsTheWholeGroupEvenWhatIgnoresSigterm) {
   auto pid_file = dir.path() / "grandchild.pid";
   // The child and its grandchild ignore SIGTERM; the child then interrupts this process
-  // itself, so the signal arrives while run_command waits, with no timing involved.
+  // itself, so the signal arrives while run_capture waits, with no timing involved.
   auto started = std::chrono::steady_clock::now();
-  auto r = run_command({.argv = {"sh", "-c",
+  auto r = run_capture({.argv = {"sh", "-c",
                                  "trap '' TERM; sleep 300 & echo $! > \"$0\"; kill -INT $PPID; "
                                  "wait",
                                  pid_file.string()}},
@@ -109,7 +109,7 @@ TEST_F(ProcessInterrupt, SignalEndsTheWaitAndKillsTheWholeGroupEvenWhatIgnoresSi
 }
 
 TEST_F(ProcessInterrupt, AChildThatHonoursSigtermEndsByIt) {
-  auto r = run_command({.argv = {"sh", "-c", "kill -TERM $PPID; exec sleep 300"}}, 600s);
+  auto r = run_capture({.argv = {"sh", "-c", "kill -TERM $PPID; exec sleep 300"}}, 600s);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->interrupted);
   EXPECT_EQ(r->status.signal, SIGTERM) << r->status.describe();
@@ -118,7 +118,7 @@ TEST_F(ProcessInterrupt, AChildThatHonoursSigtermEndsByIt) {
 TEST_F(ProcessInterrupt, NothingStartsAfterASignal) {
   auto marker = dir.path() / "ran";
   ::raise(SIGHUP);
-  auto r = run_command({.argv = {"touch", marker.string()}}, 10s);
+  auto r = run_capture({.argv = {"touch", marker.string()}}, 10s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().error_number, EINTR); // labctl maps it to ExitCode::interrupted
   EXPECT_FALSE(fs::exists(marker));

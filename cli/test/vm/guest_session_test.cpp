@@ -6,6 +6,7 @@
 
 #include "guest/guest_protocol.h"
 #include "test_support.h"
+#include "util/base64.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
