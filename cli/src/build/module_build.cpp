@@ -153,6 +153,169 @@ std::string lead_with_first_error(const std::string& diagnostics, const fs::path
   return lead + "\n\n" + diagnostics;
 }
 
+namespace {
+
+// The private copy of the module's sources that make builds in (work/src).
+Status copy_sources(const fs::path& source, const fs::path& work) {
+  std::error_code ec;
+  fs::create_directories(work / "src", ec);
+  if (ec)
+    return environment_error(
+        fmt::format("cannot create build directory {}: {}", work.string(), ec.message()));
+  auto files = module_source_files(source);
+  if (!files)
+    return files.error();
+  for (const auto& rel : *files) {
+    fs::create_directories((work / "src" / rel).parent_path(), ec);
+    fs::copy_file(source / rel, work / "src" / rel, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return environment_error(fmt::format("copy {}: {}", (source / rel).string(), ec.message()));
+  }
+  return ok_status();
+}
+
+// make's command line for the copy (named `copy`, a make-safe name of work/src): the kernel's
+// build tree, M=, the request's flags, and the other folders' Module.symvers (copied into
+// work/src, so their paths are as make-safe as M=).
+Result<std::vector<std::string>> make_argv(const ModuleBuildRequest& request, const fs::path& work,
+                                           const fs::path& copy) {
+  std::error_code ec;
+  std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  std::vector<std::string> argv = {
+      "make", jobs, "-C", fs::absolute(request.kernel.build_dir).string(), "M=" + copy.string()};
+  argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
+  std::string extra;
+  for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
+    std::string name = fmt::format(".labctl-extra-{}.symvers", i);
+    fs::copy_file(request.extra_symbols[i], work / "src" / name,
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return environment_error(
+          fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
+    extra += (extra.empty() ? "" : " ") + (copy / name).string();
+  }
+  if (!extra.empty())
+    argv.push_back("KBUILD_EXTRA_SYMBOLS=" + extra);
+  argv.push_back("modules");
+  return argv;
+}
+
+// The .ko files a finished build made under work/src (relative to it), in kbuild's
+// modules.order, the order they load in (a bus before the drivers on it); any .ko it does
+// not name follows in name order.
+std::vector<fs::path> built_kos(const fs::path& work, const fs::path& copy) {
+  std::vector<fs::path> kos;
+  auto order = read_file(work / "src" / "modules.order");
+  for (const auto& entry : parse_modules_order(order ? *order : "")) {
+    fs::path ko = entry;
+    if (ko.extension() == ".o")
+      ko.replace_extension(".ko");
+    for (const auto& prefix : {copy.string(), (work / "src").string()})
+      if (ko.string().starts_with(prefix + "/"))
+        ko = fs::path(ko.string().substr(prefix.size() + 1));
+    if (ko.is_absolute())
+      continue;
+    if (std::find(kos.begin(), kos.end(), ko) == kos.end())
+      kos.push_back(ko);
+  }
+  std::vector<fs::path> unordered;
+  for (const auto& entry : fs::recursive_directory_iterator(work / "src"))
+    if (entry.path().extension() == ".ko") {
+      fs::path rel = fs::relative(entry.path(), work / "src");
+      if (std::find(kos.begin(), kos.end(), rel) == kos.end())
+        unordered.push_back(rel);
+    }
+  std::sort(unordered.begin(), unordered.end());
+  kos.insert(kos.end(), unordered.begin(), unordered.end());
+  return kos;
+}
+
+// Write a finished build's cache files into work/: the input manifest, the warnings, and
+// last the stamp (the .ko files with their sizes and hashes), whose presence means the
+// entry is complete. `copy_names` are the names make knew work/src by.
+Status write_entry(const fs::path& work, const std::vector<fs::path>& kos,
+                   const std::vector<std::string>& copy_names, const fs::path& kernel_build,
+                   const std::string& diagnostics, const fs::path& source,
+                   const std::string& output) {
+  std::string stamp;
+  for (const auto& rel : kos) {
+    auto bytes = read_file(work / "src" / rel);
+    if (!bytes)
+      continue; // named by modules.order but not built (make would have failed)
+    stamp += stamp_line(rel, *bytes);
+  }
+  if (stamp.empty())
+    return failure(
+        fmt::format("module {}: make succeeded but produced no .ko:\n{}", source.string(), output));
+  auto inputs = record_inputs(work / "src", copy_names, kernel_build);
+  if (!inputs)
+    return inputs.error();
+  if (auto s = write_file_atomic(work / k_inputs, *inputs); !s)
+    return s.error();
+  if (auto s = write_file_atomic(work / k_warnings, diagnostics); !s)
+    return s.error();
+  if (auto s = write_file_atomic(work / k_stamp, stamp); !s)
+    return s.error();
+  return ok_status();
+}
+
+// What make said about a build that succeeded, with the copy's paths mapped back to the
+// user's folder, and the name make knew the copy by.
+struct MakeOutput {
+  fs::path copy;
+  std::string output;      // everything make printed
+  std::string diagnostics; // its warnings and errors
+};
+
+// Build the copy in work/src with make, started in the user's folder.
+Result<MakeOutput> run_make(const ModuleBuildRequest& request, const fs::path& source,
+                            const fs::path& work) {
+  // make splits M= at blanks and expands `$(...)` in it, and kbuild pastes it unquoted into
+  // shell lines: a cache path that is not one plain word reaches make as a name of the
+  // same folder that is (the open folder seen through /proc/<labctl>/fd/<n>).
+  fs::path copy = work / "src";
+  UniqueFd copy_fd;
+  if (!make_safe(copy.string())) {
+    copy_fd = UniqueFd(::open(copy.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!copy_fd.valid())
+      return environment_error(
+          fmt::format("cannot open build directory {}: {}", copy.string(), std::strerror(errno)));
+    copy = fmt::format("/proc/{}/fd/{}", ::getpid(), copy_fd.get());
+    spdlog::debug("build copy {} is handed to make as {}", (work / "src").string(), copy.string());
+  }
+  auto argv = make_argv(request, work, copy);
+  if (!argv)
+    return argv.error();
+  // make dies with labctl (even by SIGKILL), so a killed labctl does not leave it building
+  // into a copy that the next labctl removes as stale.
+  // make starts in the user's folder with its PWD, as when the user types `make` there:
+  // a Makefile's $(PWD) names the real folder (headers beside it are read in place, and
+  // the compiler names them by their real paths) while M= puts every output in the copy.
+  auto ran = run_capture({.argv = *argv,
+                          .cwd = source,
+                          .env = {{"PWD", source.string()}},
+                          .merge_stderr = true,
+                          .die_with_parent = true},
+                         std::chrono::minutes(10));
+  copy_fd = UniqueFd();
+  if (!ran)
+    return ran.error();
+  if (ran->interrupted) // make's whole group is gone (Process::terminate)
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted while building module {}", source.string())};
+  std::string output = map_compiler_output(ran->out, copy, source);
+  if (copy != work / "src")
+    output = map_compiler_output(output, work / "src", source);
+  std::string diagnostics = kbuild_diagnostics(output);
+  if (ran->timed_out || !ran->status.success())
+    return failure(fmt::format("module {} did not compile ({}):\n{}", source.string(),
+                               ran->timed_out ? "timed out" : ran->status.describe(),
+                               lead_with_first_error(diagnostics, source)));
+  return MakeOutput{copy, std::move(output), std::move(diagnostics)};
+}
+
+} // namespace
+
 Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   std::error_code ec;
   const fs::path source = fs::absolute(request.source_dir).lexically_normal();
@@ -222,118 +385,17 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   if (ec)
     return environment_error(
         fmt::format("cannot create build directory {}: {}", work.string(), ec.message()));
-  auto files = module_source_files(source);
-  if (!files)
-    return files.error();
-  for (const auto& rel : *files) {
-    fs::create_directories((work / "src" / rel).parent_path(), ec);
-    fs::copy_file(source / rel, work / "src" / rel, fs::copy_options::overwrite_existing, ec);
-    if (ec)
-      return environment_error(fmt::format("copy {}: {}", (source / rel).string(), ec.message()));
-  }
-
-  // make splits M= at blanks and expands `$(...)` in it, and kbuild pastes it unquoted into
-  // shell lines: a cache path that is not one plain word reaches make as a name of the
-  // same folder that is (the open folder seen through /proc/<labctl>/fd/<n>).
-  fs::path copy = work / "src";
-  UniqueFd copy_fd;
-  if (!make_safe(copy.string())) {
-    copy_fd = UniqueFd(::open(copy.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!copy_fd.valid())
-      return environment_error(
-          fmt::format("cannot open build directory {}: {}", copy.string(), std::strerror(errno)));
-    copy = fmt::format("/proc/{}/fd/{}", ::getpid(), copy_fd.get());
-    spdlog::debug("build copy {} is handed to make as {}", (work / "src").string(), copy.string());
-  }
-  std::vector<std::string> argv = {"make", "-C", fs::absolute(request.kernel.build_dir).string(),
-                                   "M=" + copy.string()};
-  argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
-  // The other folders' symbols go in the copy, so their paths are as make-safe as M=.
-  std::string extra;
-  for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
-    std::string name = fmt::format(".labctl-extra-{}.symvers", i);
-    fs::copy_file(request.extra_symbols[i], work / "src" / name,
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec)
-      return environment_error(
-          fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
-    extra += (extra.empty() ? "" : " ") + (copy / name).string();
-  }
-  if (!extra.empty())
-    argv.push_back("KBUILD_EXTRA_SYMBOLS=" + extra);
-  argv.push_back("modules");
-  std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-  argv.insert(argv.begin() + 1, jobs);
-  // make dies with labctl (even by SIGKILL), so a killed labctl does not leave it building
-  // into a copy that the next labctl removes as stale.
-  // make starts in the user's folder with its PWD, as when the user types `make` there:
-  // a Makefile's $(PWD) names the real folder (headers beside it are read in place, and
-  // the compiler names them by their real paths) while M= puts every output in the copy.
-  auto ran = run_capture({.argv = argv,
-                          .cwd = source,
-                          .env = {{"PWD", source.string()}},
-                          .merge_stderr = true,
-                          .die_with_parent = true},
-                         std::chrono::minutes(10));
-  copy_fd = UniqueFd();
-  if (!ran)
-    return ran.error();
-  if (ran->interrupted) // make's whole group is gone (Process::terminate)
-    return Error{ExitCode::interrupted,
-                 fmt::format("interrupted while building module {}", source.string())};
-  std::string output = map_compiler_output(ran->out, copy, source);
-  if (copy != work / "src")
-    output = map_compiler_output(output, work / "src", source);
-  std::string diagnostics = kbuild_diagnostics(output);
-  if (ran->timed_out || !ran->status.success())
-    return failure(fmt::format("module {} did not compile ({}):\n{}", source.string(),
-                               ran->timed_out ? "timed out" : ran->status.describe(),
-                               lead_with_first_error(diagnostics, source)));
-  // The .ko files in kbuild's modules.order, the order they load in (a bus before the
-  // drivers on it); any .ko it does not name follows in name order.
-  std::vector<fs::path> kos;
-  auto order = read_file(work / "src" / "modules.order");
-  for (const auto& entry : parse_modules_order(order ? *order : "")) {
-    fs::path ko = entry;
-    if (ko.extension() == ".o")
-      ko.replace_extension(".ko");
-    for (const auto& prefix : {copy.string(), (work / "src").string()})
-      if (ko.string().starts_with(prefix + "/"))
-        ko = fs::path(ko.string().substr(prefix.size() + 1));
-    if (ko.is_absolute())
-      continue;
-    if (std::find(kos.begin(), kos.end(), ko) == kos.end())
-      kos.push_back(ko);
-  }
-  std::vector<fs::path> unordered;
-  for (const auto& entry : fs::recursive_directory_iterator(work / "src"))
-    if (entry.path().extension() == ".ko") {
-      fs::path rel = fs::relative(entry.path(), work / "src");
-      if (std::find(kos.begin(), kos.end(), rel) == kos.end())
-        unordered.push_back(rel);
-    }
-  std::sort(unordered.begin(), unordered.end());
-  kos.insert(kos.end(), unordered.begin(), unordered.end());
-  std::string stamp;
-  for (const auto& rel : kos) {
-    auto bytes = read_file(work / "src" / rel);
-    if (!bytes)
-      continue; // named by modules.order but not built (make would have failed)
-    stamp += stamp_line(rel, *bytes);
-  }
-  if (stamp.empty())
-    return failure(
-        fmt::format("module {}: make succeeded but produced no .ko:\n{}", source.string(), output));
-  auto inputs = record_inputs(work / "src", {copy.string(), (work / "src").string()},
-                              request.kernel.build_dir);
-  if (!inputs)
-    return inputs.error();
-  if (auto s = write_file_atomic(work / k_inputs, *inputs); !s)
-    return s.error();
-  if (auto s = write_file_atomic(work / k_warnings, diagnostics); !s)
-    return s.error();
-  if (auto s = write_file_atomic(work / k_stamp, stamp); !s)
-    return s.error();
+  if (auto copied = copy_sources(source, work); !copied)
+    return copied.error();
+  auto made = run_make(request, source, work);
+  if (!made)
+    return made.error();
+  const auto& [copy, output, diagnostics] = *made;
+  if (auto written =
+          write_entry(work, built_kos(work, copy), {copy.string(), (work / "src").string()},
+                      request.kernel.build_dir, diagnostics, source, output);
+      !written)
+    return written.error();
   // When another labctl finished the same build first, the copy is simply dropped.
   if (!cached_kos(final_dir)) {
     fs::remove_all(final_dir, ec); // a stale, incomplete entry
