@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <string_view>
 
@@ -95,23 +96,17 @@ std::filesystem::path profile_path(const std::string& name_or_file,
 
 Result<Profile> load_profile(const std::filesystem::path& file) {
   auto text = read_file(file);
-  if (!text) {
-    Error e = text.error();
-    e.code = ExitCode::bad_input;
-    if (e.message.find("No such file") != std::string::npos)
-      e.message = fmt::format("profile {}: file not found", file.string());
-    return e;
-  }
+  if (!text)
+    return text.error().error_number == ENOENT
+               ? bad_input(fmt::format("profile {}: file not found", file.string()))
+               : bad_input(text.error());
   return parse_profile(*text, file);
 }
 
 Result<Profile> parse_profile(const std::string& text, const std::filesystem::path& file) {
   auto doc = JsonDocument::parse(text, file.string());
-  if (!doc) {
-    Error e = doc.error();
-    e.code = ExitCode::bad_input;
-    return e;
-  }
+  if (!doc)
+    return bad_input(doc.error());
   Profile p;
   p.file = file;
   p.name = file.stem().string();

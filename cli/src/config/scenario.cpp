@@ -376,21 +376,15 @@ void read_expect(JsonObjectReader& r, Scenario& s) {
 
 Result<Scenario> load_scenario(const fs::path& file) {
   auto text = read_file(file);
-  if (!text) {
-    Error e = text.error();
-    e.code = ExitCode::bad_input;
-    return e;
-  }
+  if (!text)
+    return bad_input(text.error());
   return parse_scenario(*text, file);
 }
 
 Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
   auto doc = JsonDocument::parse(text, file.string());
-  if (!doc) {
-    Error e = doc.error();
-    e.code = ExitCode::bad_input;
-    return e;
-  }
+  if (!doc)
+    return bad_input(doc.error());
   Scenario s;
   s.file = file;
   s.name = file.stem().string();

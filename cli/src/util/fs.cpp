@@ -20,7 +20,7 @@ namespace labctl {
 util::Result<std::string> read_file(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return util::Failure{fmt::format("{}: {}", path.string(), std::strerror(errno)), errno};
+    return util::errno_failure(path.string());
   std::string data;
   char buf[65536];
   for (;;) {
@@ -219,8 +219,7 @@ util::Status make_fresh_directory(const fs::path& path) {
     fs::create_directories(path.parent_path(), ec);
   // EEXIST here means another process put something there since: it is not ours.
   if (::mkdir(path.c_str(), 0777) != 0)
-    return util::Failure{fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)),
-                         errno};
+    return util::errno_failure("cannot create " + path.string());
   return util::ok_status();
 }
 
@@ -235,9 +234,7 @@ std::optional<bool> filesystem_full(const fs::path& path) {
 util::Result<FileLock> FileLock::try_acquire(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0)
-    return util::Failure{
-        fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
-        errno};
+    return util::errno_failure("cannot open the lock file " + path.string());
   FileLock lock(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
@@ -256,8 +253,7 @@ util::Result<FileLock> FileLock::try_acquire(const fs::path& path) {
   }
   std::string pid = fmt::format("{}\n", ::getpid());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
-    return util::Failure{fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)),
-                         errno};
+    return util::errno_failure("cannot write " + path.string());
   return lock;
 }
 
@@ -286,9 +282,7 @@ TempDir::TempDir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
   std::string templ = fmt::format("{}/{}.XXXXXX", base && *base ? base : "/tmp", prefix);
   if (!::mkdtemp(templ.data()))
-    util::throw_error(
-        {fmt::format("cannot create a temporary directory {}: {}", templ, std::strerror(errno)),
-         errno});
+    util::throw_error(util::errno_failure("cannot create a temporary directory " + templ));
   m_path = templ;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -16,6 +18,12 @@ struct Failure {
   std::string message;  // names the path, command or call, with strerror text
   int error_number = 0; // the errno behind it, 0 when none; EINTR: stopped by an interrupt
 };
+
+// The failure of the system call that just set errno: "<what>: <strerror>" with that errno.
+inline Failure errno_failure(std::string what) {
+  int err = errno;
+  return {what + ": " + std::strerror(err), err};
+}
 
 // Thrown by `take()` on a util Result and by constructors that cannot return one (TempDir).
 class FailureError : public std::runtime_error {

@@ -26,11 +26,10 @@ util::Result<UniqueFd> unix_listen(const std::filesystem::path& path) {
   std::strcpy(addr.sun_path, path.c_str());
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid())
-    return util::Failure{fmt::format("socket: {}", std::strerror(errno)), errno};
+    return util::errno_failure("socket");
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(fd.get(), 1) != 0)
-    return util::Failure{fmt::format("listen on {}: {}", path.string(), std::strerror(errno)),
-                         errno};
+    return util::errno_failure("listen on " + path.string());
   return fd;
 }
 
@@ -48,7 +47,7 @@ util::Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeo
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
-      return util::Failure{fmt::format("poll: {}", std::strerror(errno)), errno};
+      return util::errno_failure("poll");
     // A connection that is waiting wins over `also_watch`: a peer may connect and end at
     // once (a fake or real QEMU whose guest panics at the first instruction), and both
     // then arrive in the same poll.
@@ -57,7 +56,7 @@ util::Result<UniqueFd> unix_accept(int listener, std::chrono::milliseconds timeo
       if (fd >= 0)
         return UniqueFd(fd);
       if (errno != EINTR && errno != EAGAIN)
-        return util::Failure{fmt::format("accept: {}", std::strerror(errno)), errno};
+        return util::errno_failure("accept");
     }
     if (n == 2 && fds[1].revents)
       return util::Failure{"gave up waiting for a connection"};

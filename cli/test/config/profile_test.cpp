@@ -41,6 +41,22 @@ TEST(Profile, UnknownKeyNamesFileLineAndKey) {
   EXPECT_NE(p.error().message.find("'memroy'"), std::string::npos) << p.error().message;
 }
 
+TEST(Profile, MissingFileIsBadInputSayingSoAndAnUnreadableOneNamesWhy) {
+  test::ScratchDir dir;
+  auto missing = load_profile(dir.path() / "nope.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ExitCode::bad_input);
+  EXPECT_EQ(missing.error().message,
+            "profile " + (dir.path() / "nope.json").string() + ": file not found");
+  auto folder = load_profile(dir.path());
+  ASSERT_FALSE(folder.ok());
+  EXPECT_EQ(folder.error().code, ExitCode::bad_input);
+  EXPECT_NE(folder.error().message.find(dir.path().string()), std::string::npos)
+      << folder.error().message;
+  EXPECT_EQ(folder.error().message.find("file not found"), std::string::npos)
+      << folder.error().message;
+}
+
 TEST(Profile, Lz4CompressionIsBadInputAtLoad) {
   // libarchive writes only the LZ4 frame format and the kernel unpacks only legacy LZ4, so
   // "lz4" is not a choice (it used to be accepted and fail later, at packing).
