@@ -79,7 +79,6 @@ public:
       m_seen.setup_error = RunError{Error(e.failure()).code, e.failure().message};
     }
     m_seen.interrupted = interrupted();
-    m_seen.artifact_error = m_artifact_error;
     report(judge(m_scenario, m_seen));
     m_report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     write_artifacts();
@@ -99,8 +98,8 @@ private:
       artifact_failed("artifact not written: " + s.error().message);
   }
   void artifact_failed(const std::string& message) {
-    if (m_artifact_error.empty())
-      m_artifact_error = message;
+    if (m_seen.artifact_error.empty())
+      m_seen.artifact_error = message;
   }
 
   void execute() {
@@ -273,7 +272,6 @@ private:
         if (auto text = read_file(debugcon))
           seen.text = std::move(*text);
     }
-    m_seen.artifact_error = m_artifact_error;
   }
 
   // The judge's verdict into the report; the step results move there, never copied.
@@ -310,7 +308,6 @@ private:
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
   bool m_guest_responsive = true;
-  std::string m_artifact_error; // the first artifact that could not be written, and why
 };
 
 } // namespace
