@@ -1,5 +1,6 @@
 #include "build/module_build.h"
 
+#include "build/dkms_conf.h"
 #include "build/module_cache.h"
 #include "config/scenario.h"
 #include "util/fs.h"
@@ -127,6 +128,34 @@ std::string kbuild_diagnostics(const std::string& output) {
     if (progress || line.starts_with("Skipping BTF generation") || line.empty())
       continue;
     kept += line + "\n";
+  }
+  return kept;
+}
+
+std::string compiler_messages(const std::string& output) {
+  static const std::vector<std::string> kinds = {
+      ": warning:", ": error:",       ": note:",       "WARNING:",
+      "ERROR:",     ": fatal error:", ": In function", "*** "};
+  std::string kept;
+  std::istringstream lines(output);
+  std::string line;
+  bool in_message = false; // gcc's source excerpt lines ("  119 |   code", "      |   ^~")
+  while (std::getline(lines, line)) {
+    bool message =
+        line.starts_with("In file included from") ||
+        (in_message && line.starts_with("                 from ")) || line.starts_with("cc1: ") ||
+        std::any_of(kinds.begin(), kinds.end(),
+                    [&](const std::string& k) { return line.find(k) != std::string::npos; });
+    bool excerpt = false;
+    if (in_message && !message) {
+      size_t bar = line.find(" | ");
+      if (bar == std::string::npos && line.ends_with(" |"))
+        bar = line.size() - 2;
+      excerpt = bar != std::string::npos && line.find_first_not_of(" 0123456789+") >= bar;
+    }
+    if (message || excerpt)
+      kept += line + "\n";
+    in_message = message || excerpt;
   }
   return kept;
 }
@@ -265,6 +294,8 @@ struct MakeOutput {
   fs::path copy;
   std::string output;      // everything make printed
   std::string diagnostics; // its warnings and errors
+  // Every name make knew the copy by (the .cmd files name its files by these).
+  std::vector<std::string> copy_names;
 };
 
 // Build the copy in work/src with make, started in the user's folder.
@@ -311,7 +342,129 @@ Result<MakeOutput> run_make(const ModuleBuildRequest& request, const fs::path& s
     return failure(fmt::format("module {} did not compile ({}):\n{}", source.string(),
                                ran->timed_out ? "timed out" : ran->status.describe(),
                                lead_with_first_error(diagnostics, source)));
-  return MakeOutput{copy, std::move(output), std::move(diagnostics)};
+  return MakeOutput{
+      copy, std::move(output), std::move(diagnostics), {copy.string(), (work / "src").string()}};
+}
+
+// The .ko files a DKMS build made: BUILT_MODULE_LOCATION[n]BUILT_MODULE_NAME[n].ko of each
+// record its kernel qualifies for, in index order; a missing one fails the build, as in dkms.
+Result<std::vector<fs::path>> dkms_kos(const DkmsRecipe& recipe, const fs::path& work,
+                                       const fs::path& source, const std::string& kernelver) {
+  std::vector<fs::path> kos;
+  std::error_code ec;
+  for (size_t i = 0; i < recipe.modules.size(); ++i) {
+    const auto& m = recipe.modules[i];
+    if (m.excluded)
+      continue;
+    if (!fs::is_regular_file(work / "src" / m.ko(), ec))
+      return failure(
+          fmt::format("module {}: the build for {} made no {} (BUILT_MODULE_NAME[{}] and "
+                      "BUILT_MODULE_LOCATION[{}] of its dkms.conf name it)",
+                      source.string(), kernelver, m.ko().string(), i, i));
+    kos.push_back(m.ko());
+  }
+  return kos;
+}
+
+// Build the copy in work/src the way `dkms build` does: the copy is seen as dkms's build
+// folder $dkms_tree/<name>/<version>/build (a link to work/src under work/dkms), dkms.conf
+// is evaluated there for it, its patches applied and its make command run there, with
+// dkms's variables set in the shell that runs it and PWD the build folder.
+Result<MakeOutput> run_dkms_build(const ModuleBuildRequest& request, const fs::path& source,
+                                  const fs::path& work, const DkmsRecipe& keyed) {
+  std::error_code ec;
+  fs::path work_name = work;
+  UniqueFd work_fd;
+  if (!make_safe(work.string())) {
+    work_fd = UniqueFd(::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!work_fd.valid())
+      return environment_error(
+          fmt::format("cannot open build directory {}: {}", work.string(), std::strerror(errno)));
+    work_name = fmt::format("/proc/{}/fd/{}", ::getpid(), work_fd.get());
+  }
+  const fs::path tree_rel = fs::path("dkms") / keyed.package_name / keyed.package_version;
+  fs::create_directories(work / tree_rel, ec);
+  fs::create_directory_symlink("../../../src", work / tree_rel / "build", ec);
+  if (ec)
+    return environment_error(
+        fmt::format("cannot create {}: {}", (work / tree_rel / "build").string(), ec.message()));
+  const fs::path build = work_name / tree_rel / "build";
+  DkmsContext context = dkms_context(request.kernel, work_name / "dkms");
+  const std::string config = dkms_kernel_config(context.kernel_source_dir);
+  auto arrays = evaluate_dkms_conf(source / k_dkms_conf, context, build);
+  if (!arrays)
+    return arrays.error();
+  auto recipe = dkms_recipe(*arrays, context, config, source / k_dkms_conf);
+  if (!recipe)
+    return recipe.error();
+  const std::vector<std::string> names = {build.string(), (work / tree_rel / "build").string(),
+                                          (work_name / "src").string(), (work / "src").string()};
+  auto mapped = [&](std::string text) {
+    for (const auto& name : names)
+      text = map_compiler_output(text, name, source);
+    return text;
+  };
+  for (const auto& patch : recipe->patches) {
+    if (!fs::is_regular_file(work / "src" / "patches" / patch, ec))
+      return bad_input(fmt::format("{}: PATCH '{}' is not in {}", (source / k_dkms_conf).string(),
+                                   patch, (source / "patches").string()));
+    auto ran = run_capture({.argv = {"patch", "-p1", "-i", "patches/" + patch},
+                            .cwd = build,
+                            .merge_stderr = true,
+                            .die_with_parent = true},
+                           std::chrono::minutes(1));
+    if (!ran)
+      return ran.error();
+    if (!ran->status.success())
+      return failure(fmt::format("module {}: patch {} does not apply ({}):\n{}", source.string(),
+                                 patch, ran->status.describe(), mapped(ran->out)));
+  }
+  std::vector<std::pair<std::string, std::string>> env = {{"PWD", build.string()}};
+  std::string extra;
+  for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
+    std::string name = fmt::format(".labctl-extra-{}.symvers", i);
+    fs::copy_file(request.extra_symbols[i], work / "src" / name,
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return environment_error(
+          fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
+    extra += (extra.empty() ? "" : " ") + (build / name).string();
+  }
+  if (!extra.empty()) // kbuild reads it from the environment as from the command line
+    env.emplace_back("KBUILD_EXTRA_SYMBOLS", extra);
+  // dkms eval's the command in a subshell of its own bash, where these are shell variables.
+  const std::string script =
+      "kernelver=$2 arch=$3 kernel_source_dir=$4 dkms_tree=$5 source_tree=$6 install_tree=$7 "
+      "parallel_jobs=$8; eval \"$1\"";
+  fs::path bash = find_program("bash");
+  if (bash.empty())
+    return environment_error("building a DKMS folder needs bash");
+  auto ran =
+      run_capture({.argv = {bash.string(), "--norc", "--noprofile", "-c", script,
+                            "labctl-dkms-make", recipe->make_command, context.kernelver,
+                            context.arch, context.kernel_source_dir.string(),
+                            context.dkms_tree.string(), context.source_tree.string(),
+                            context.install_tree.string(), std::to_string(context.parallel_jobs)},
+                   .cwd = build,
+                   .env = env,
+                   .merge_stderr = true,
+                   .die_with_parent = true},
+                  std::chrono::minutes(10));
+  if (!ran)
+    return ran.error();
+  if (ran->interrupted)
+    return Error{ExitCode::interrupted,
+                 fmt::format("interrupted while building module {}", source.string())};
+  std::string output = mapped(ran->out);
+  // A package's make command may be verbose (V=1) or its own Makefile chatty: only the
+  // compiler's and modpost's messages are its diagnostics.
+  std::string diagnostics = compiler_messages(output);
+  if (ran->timed_out || !ran->status.success())
+    return failure(fmt::format("module {} ({} {}) did not compile ({}):\n{}", source.string(),
+                               recipe->package_name, recipe->package_version,
+                               ran->timed_out ? "timed out" : ran->status.describe(),
+                               lead_with_first_error(diagnostics, source)));
+  return MakeOutput{build, std::move(output), std::move(diagnostics), names};
 }
 
 } // namespace
@@ -322,18 +475,47 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
   if (!fs::is_directory(source, ec))
     return bad_input(fmt::format("module folder {} does not exist", source.string()));
   if (!is_module_folder(source))
-    return bad_input(fmt::format("module folder {} has no Kbuild or Makefile", source.string()));
+    return bad_input(
+        fmt::format("module folder {} has no Kbuild, Makefile or dkms.conf", source.string()));
   if (!fs::exists(request.kernel.build_dir / "Makefile", ec))
     return environment_error(fmt::format(
         "kernel headers {} are missing or incomplete (install: apt-get install linux-headers-{})",
         request.kernel.build_dir.string(),
         request.kernel.version.empty() ? "amd64" : request.kernel.version));
 
-  auto key = module_cache_key(
-      {source, request.kernel, request.cache_dir, request.make_flags, request.extra_symbols});
+  // A DKMS folder: what dkms would do for this kernel, and whether it would do anything.
+  std::optional<DkmsRecipe> recipe;
+  ModuleBuildRequest keyed{source, request.kernel, request.cache_dir, request.make_flags,
+                           request.extra_symbols};
+  if (fs::exists(source / k_dkms_conf, ec)) {
+    auto read = read_dkms_recipe(source, request.kernel);
+    if (!read)
+      return read.error();
+    recipe = std::move(*read);
+    if (recipe->excluded) {
+      BuiltModule excluded{source, {}, false, "", {}, {}};
+      excluded.package_name = recipe->package_name;
+      excluded.package_version = recipe->package_version;
+      excluded.excluded = recipe->excluded;
+      return excluded;
+    }
+    // dkms.conf and patches/ are among the folder's files; what dkms.conf made of them for
+    // this kernel (which could read more than the folder) is part of the key too.
+    keyed.make_flags.push_back("dkms-make=" + recipe->make_command);
+    for (const auto& patch : recipe->patches)
+      keyed.make_flags.push_back("dkms-patch=" + patch);
+    for (const auto& m : recipe->modules)
+      keyed.make_flags.push_back("dkms-module=" + m.ko().string() +
+                                 (m.excluded ? " excluded" : ""));
+  }
+  auto key = module_cache_key(keyed);
   if (!key)
     return key.error();
   BuiltModule built{source, {}, false, *key, {}, {}};
+  if (recipe) {
+    built.package_name = recipe->package_name;
+    built.package_version = recipe->package_version;
+  }
   const fs::path modules = request.cache_dir / "modules";
   fs::path final_dir = modules / *key;
   // Cached or not, what a killed labctl left goes now.
@@ -387,13 +569,22 @@ Result<BuiltModule> build_module(const ModuleBuildRequest& request) {
         fmt::format("cannot create build directory {}: {}", work.string(), ec.message()));
   if (auto copied = copy_sources(source, work); !copied)
     return copied.error();
-  auto made = run_make(request, source, work);
+  auto made =
+      recipe ? run_dkms_build(request, source, work, *recipe) : run_make(request, source, work);
   if (!made)
     return made.error();
-  const auto& [copy, output, diagnostics] = *made;
+  const auto& [copy, output, diagnostics, copy_names] = *made;
+  std::vector<fs::path> kos;
+  if (recipe) {
+    auto made_kos = dkms_kos(*recipe, work, source, request.kernel.version);
+    if (!made_kos)
+      return made_kos.error();
+    kos = std::move(*made_kos);
+  } else {
+    kos = built_kos(work, copy);
+  }
   if (auto written =
-          write_entry(work, built_kos(work, copy), {copy.string(), (work / "src").string()},
-                      request.kernel.build_dir, diagnostics, source, output);
+          write_entry(work, kos, copy_names, request.kernel.build_dir, diagnostics, source, output);
       !written)
     return written.error();
   // When another labctl finished the same build first, the copy is simply dropped.

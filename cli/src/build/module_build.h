@@ -4,13 +4,15 @@
 #include "host/kernel_locator.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace labctl {
 
-// One out-of-tree module folder (Kbuild/Makefile + sources) to build against a kernel.
+// One out-of-tree module folder (Kbuild/Makefile + sources, or a DKMS source folder with a
+// dkms.conf) to build against a kernel.
 struct ModuleBuildRequest {
   std::filesystem::path source_dir;
   Kernel kernel;
@@ -31,6 +33,12 @@ struct BuiltModule {
   // Compiler and modpost warnings of the build (kept with a cached build), at the user's
   // paths; empty when it built cleanly.
   std::string warnings;
+  // A DKMS folder's PACKAGE_NAME and PACKAGE_VERSION ("" for a plain kbuild folder).
+  std::string package_name;
+  std::string package_version;
+  // Why a DKMS folder builds nothing for this kernel (its BUILD_EXCLUSIVE_* rules, as
+  // "BUILD_EXCLUSIVE_KERNEL '^5\.' does not match 6.1.0-57-amd64"); ko_files is then empty.
+  std::optional<std::string> excluded;
 };
 
 // Build with kbuild in a private copy under the cache (the source folder is never written).
@@ -38,6 +46,12 @@ struct BuiltModule {
 // `make` there would (`-I$(PWD)/../include`). Unchanged sources, kernel, flags and extra
 // symbols reuse the previous build without running make, as long as every other file
 // kbuild read for it (its .*.cmd dependency lists) is unchanged too.
+// A DKMS folder (one with a dkms.conf) is built as `dkms build` builds it: its dkms.conf is
+// evaluated (build/dkms_conf.h), the copy is its build folder
+// ($dkms_tree/$PACKAGE_NAME/$PACKAGE_VERSION/build), its PATCH[n] are applied there with
+// `patch -p1`, its make command runs there, and its BUILT_MODULE_NAME[n] (in
+// BUILT_MODULE_LOCATION[n]) are the .ko files, in index order; a kernel its BUILD_EXCLUSIVE_*
+// rules out is no error but `excluded`.
 // A compile error is a `failed` Error whose message holds the compiler's diagnostics with
 // paths pointing at the user's files; missing headers are an environment Error. SIGINT,
 // SIGTERM or SIGHUP end make's whole process group at once and give an `interrupted` Error,
@@ -50,6 +64,12 @@ std::vector<std::string> parse_modules_order(std::string_view text);
 // The diagnostics in kbuild's (already mapped) output: its progress lines (`  CC [M]  x.o`,
 // BTF notes) dropped, compiler and modpost messages kept.
 std::string kbuild_diagnostics(const std::string& output);
+
+// Only the compiler's and modpost's messages in make's output (gcc's `file:line:col:
+// warning:`/`error:`/`note:` lines with their "In function", "In file included from" and
+// source excerpt lines, modpost's WARNING/ERROR lines, make's `***` lines): what a build
+// whose make command echoes every command (V=1) said about the sources.
+std::string compiler_messages(const std::string& output);
 
 // A failed build's diagnostics led by the first `error:` line at a file under `source`
 // (else the first `error:` line at all), then everything else as kbuild printed it.

@@ -26,12 +26,25 @@ int command_build(const GlobalOptions& global, const BuildOptions& options) {
       std::fputs(built.error().message.c_str(), stderr);
       return to_int(ExitCode::failed);
     }
+    if (built->excluded) {
+      // Not an error: dkms, too, builds nothing for a kernel the package rules out.
+      std::fprintf(stderr, "module %s (DKMS package %s %s): excluded for %s: %s\n",
+                   built->source_dir.c_str(), built->package_name.c_str(),
+                   built->package_version.c_str(), kernel.version.c_str(),
+                   built->excluded->c_str());
+      continue;
+    }
+    if (!built->package_name.empty())
+      std::fprintf(stderr, "module %s: DKMS package %s %s\n", built->source_dir.c_str(),
+                   built->package_name.c_str(), built->package_version.c_str());
     if (!built->warnings.empty())
       std::fprintf(stderr, "module %s built with warnings:\n%s", built->source_dir.c_str(),
                    built->warnings.c_str());
     if (!built->symvers.empty())
       symbols.push_back(built->symvers);
   }
+  if (built->excluded)
+    return to_int(ExitCode::passed);
   spdlog::debug("module {} {} (key {})", built->source_dir.string(),
                 built->cached ? "was cached" : "built", built->key);
   for (const auto& ko : built->ko_files)

@@ -158,9 +158,11 @@ ScenarioModule read_module(const JsonDocument& doc, const Scenario& s, const Jso
   if (!fs::is_directory(module.dir, ec))
     json_fail(doc, at, fmt::format("{}: module folder {} not found", where, module.dir.string()));
   if (!is_module_folder(module.dir))
-    json_fail(doc, at,
-              fmt::format("{}: {} has no Kbuild or Makefile, so it is not a kernel module folder",
-                          where, module.dir.string()));
+    json_fail(
+        doc, at,
+        fmt::format(
+            "{}: {} has no Kbuild, Makefile or dkms.conf, so it is not a kernel module folder",
+            where, module.dir.string()));
   return module;
 }
 

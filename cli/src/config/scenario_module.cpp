@@ -57,7 +57,8 @@ Result<std::vector<GuestModuleFile>> guest_modules_of(const ScenarioModule& modu
 
 bool is_module_folder(const fs::path& dir) {
   std::error_code ec;
-  return fs::exists(dir / "Kbuild", ec) || fs::exists(dir / "Makefile", ec);
+  return fs::exists(dir / "Kbuild", ec) || fs::exists(dir / "Makefile", ec) ||
+         fs::exists(dir / "dkms.conf", ec);
 }
 
 } // namespace labctl

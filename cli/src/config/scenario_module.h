@@ -20,13 +20,14 @@ struct ModuleChoice {
   std::string where;  // "s.json:4: key 'amid'", for messages after the build
 };
 
-// True when `dir` holds a Kbuild or a Makefile: what makes a folder a kernel module folder.
+// True when `dir` holds a Kbuild, a Makefile or a dkms.conf (a DKMS source folder, built as
+// `dkms build` builds it): what makes a folder a kernel module folder.
 bool is_module_folder(const std::filesystem::path& dir);
 
 // A module folder a scenario builds: its .ko files are installed in the guest and, unless
 // `load` says otherwise, insmod'ed at boot in kbuild's modules.order.
 struct ScenarioModule {
-  std::filesystem::path dir;      // folder with a Kbuild or Makefile
+  std::filesystem::path dir;      // folder with a Kbuild, Makefile or dkms.conf
   std::string params;             // insmod arguments, "a=1 b=2", for a folder making one .ko
   std::string params_where;       // "s.json:3: key 'params'" when `params` was a string
   bool params_per_module = false; // `params` was an object keyed by module name

@@ -28,6 +28,9 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
     auto built = build_module({module.dir, lab.kernel, lab.cache, {}, symbols});
     if (!built)
       return built.error();
+    if (built->excluded) // the runner skips such a scenario before it gets here
+      return failure(fmt::format("module {} is excluded for {}: {}", module.dir.string(),
+                                 lab.kernel.version, *built->excluded));
     if (!built->symvers.empty())
       symbols.push_back(built->symvers);
     if (!built->warnings.empty())

@@ -202,5 +202,26 @@ TEST(LeadWithFirstError, PutsTheFirstErrorAtTheUsersFilesFirst) {
   EXPECT_EQ(lead_with_first_error("no errors here\n", "/u/d/mod"), "no errors here\n");
 }
 
+TEST(CompilerMessages, KeepsWhatTheCompilerAndModpostSaidWithoutVerboseCommands) {
+  const std::string v1 =
+      "make -C /k M=/u/p modules\n"
+      "   gcc-12 -Wp,-MMD,/u/p/.a.o.d -nostdinc -I/k/include -c -o /u/p/a.o /u/p/a.c\n"
+      "# CC [M]  /u/p/a.o\n"
+      "/u/p/a.c: In function 'f':\n"
+      "/u/p/a.c:12:13: warning: unused variable 'x' [-Wunused-variable]\n"
+      "   12 |         int x;\n"
+      "      |             ^\n"
+      "  printf '%s\\n' a.o | awk '{ print }' > /u/p/a.mod\n"
+      "WARNING: modpost: \"g\" [/u/p/a.ko] undefined!\n"
+      "   ld -r -m elf_x86_64 -o /u/p/a.ko /u/p/a.o\n";
+  EXPECT_EQ(compiler_messages(v1),
+            "/u/p/a.c: In function 'f':\n"
+            "/u/p/a.c:12:13: warning: unused variable 'x' [-Wunused-variable]\n"
+            "   12 |         int x;\n"
+            "      |             ^\n"
+            "WARNING: modpost: \"g\" [/u/p/a.ko] undefined!\n");
+  EXPECT_EQ(compiler_messages("make -C /k M=/u/p modules\n  CC [M]  /u/p/a.o\n"), "");
+}
+
 } // namespace
 } // namespace labctl

@@ -252,10 +252,11 @@ TEST_F(ScenarioLoad, MissingModuleFolder) {
 }
 
 TEST_F(ScenarioLoad, ModuleFolderWithoutBuildFiles) {
-  expect_error("{\"modules\": [\n  \"../kmod/empty\"\n]}", 2,
-               fmt::format("key 'modules': entry 1: {} has no Kbuild or Makefile, so it is not a "
-                           "kernel module folder",
-                           path("s/../kmod/empty").string()));
+  expect_error(
+      "{\"modules\": [\n  \"../kmod/empty\"\n]}", 2,
+      fmt::format("key 'modules': entry 1: {} has no Kbuild, Makefile or dkms.conf, so it is not a "
+                  "kernel module folder",
+                  path("s/../kmod/empty").string()));
 }
 
 TEST_F(ScenarioLoad, BadModuleEntries) {
