@@ -18,6 +18,8 @@ packages=(
 	# runtime: the lab itself
 	qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64
 	kmod gdb
+	# the second kernel series of Debian 12 (the kernel matrix); its kbuild runs pahole
+	linux-image-6.12-amd64 linux-headers-6.12-amd64 dwarves
 	# tests: pseudo-terminal driving; JSON reports checked against their schema
 	tmux python3 python3-jsonschema
 	# bench: the article-style baseline initrd is packed with cpio
@@ -36,13 +38,33 @@ for p in "${packages[@]}"; do
 	fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-	echo "setup: all ${#packages[@]} packages already installed"
+# Debian DKMS source packages the tests build (never installed: installing a DKMS package
+# builds it into the host's /lib/modules); the tests unpack them with dpkg-deb -x.
+test_debs_dir=/var/cache/labctl-test/debs
+test_debs=(vpoll-dkms dm-writeboost-dkms)
+missing_debs=()
+for p in "${test_debs[@]}"; do
+	if ! compgen -G "$test_debs_dir/${p}_*.deb" >/dev/null; then
+		missing_debs+=("$p")
+	fi
+done
+
+if [[ ${#missing[@]} -eq 0 && ${#missing_debs[@]} -eq 0 ]]; then
+	echo "setup: all ${#packages[@]} packages installed, ${#test_debs[@]} test packages in $test_debs_dir"
 	exit 0
 fi
 
-echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+	echo "setup: installing ${missing[*]}"
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [[ ${#missing_debs[@]} -gt 0 ]]; then
+	echo "setup: downloading ${missing_debs[*]} into $test_debs_dir"
+	mkdir -p "$test_debs_dir"
+	# apt's sandbox user cannot write there; the download is checked against the archive's
+	# signed hashes all the same
+	(cd "$test_debs_dir" && apt-get download -q -o APT::Sandbox::User=root "${missing_debs[@]}")
+fi
 echo "setup: done"

@@ -26,10 +26,10 @@ def cross_checks(report):
     """Rules between keys; yields (place, problem)."""
     scenarios = report.get("scenarios", [])
     summary = report.get("summary", {})
-    counts = {"passed": 0, "failed": 0, "error": 0}
+    counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
     for s in scenarios:
         counts[s.get("verdict")] = counts.get(s.get("verdict"), 0) + 1
-    for key, verdict in (("passed", "passed"), ("failed", "failed"), ("errors", "error")):
+    for key, verdict in (("passed", "passed"), ("failed", "failed"), ("errors", "error"), ("skipped", "skipped")):
         if summary.get(key) != counts[verdict]:
             yield ".summary." + key, f"{summary.get(key)}, but {counts[verdict]} scenarios are {verdict}"
     if summary.get("total") != len(scenarios):

@@ -96,13 +96,13 @@ TEST_F(Run, MissingKernelIsEnvironmentError) {
 TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
   TempDir dir("labctl-e2e-prof");
   auto profile = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["virtio_console"]})").ok());
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["dm_bufio"]})").ok());
   auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
                    "tests/scenarios/kernel-modules.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto listing = read_file(artifacts.path() / "kernel-modules" / "initrd.txt");
   ASSERT_TRUE(listing.ok());
-  EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
+  EXPECT_NE(listing->find("/lib/modules/kernel/dm_mod.ko"), std::string::npos) << *listing;
 }
 
 TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
@@ -128,7 +128,7 @@ TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
 TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   TempDir dir("labctl-e2e-libmod");
   auto profile = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["virtio_console"]})").ok());
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["dm_bufio"]})").ok());
   auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
                    "tests/scenarios/modules-dep.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -141,7 +141,7 @@ TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   auto listing = read_file(artifacts.path() / "modules-dep" / "initrd.txt");
   ASSERT_TRUE(listing.ok());
   EXPECT_EQ(initrd.out, *listing);
-  EXPECT_NE(listing->find("/lib/modules/kernel/virtio_ring.ko"), std::string::npos) << *listing;
+  EXPECT_NE(listing->find("/lib/modules/kernel/dm_mod.ko"), std::string::npos) << *listing;
   auto cmdline = read_file(artifacts.path() / "modules-dep" / "qemu.cmdline");
   ASSERT_TRUE(cmdline.ok());
   auto at = cmdline->find("-initrd ");

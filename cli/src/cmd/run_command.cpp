@@ -124,11 +124,10 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
         std::fprintf(stderr, "\r\033[K");
       std::puts(terminal_summary_line(report, color).c_str());
       std::fputs(build_warnings_text(report).c_str(), stdout);
-      if (report.verdict != Verdict::passed)
-        std::fputs(failure_explanation(report).c_str(), stdout);
+      std::fputs(failure_explanation(report).c_str(), stdout);
       std::fflush(stdout);
     }
-    return report.verdict == Verdict::passed || options.keep_going;
+    return passing(report.verdict) || options.keep_going;
   };
   auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done);
   progress.clear();
@@ -137,11 +136,16 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   for (auto& report : reports)
     if (report)
       done.push_back(std::move(*report));
-  size_t passed =
-      std::count_if(done.begin(), done.end(), [](auto& r) { return r.verdict == Verdict::passed; });
-  size_t skipped = scenarios.size() - done.size();
-  std::printf("%zu passed, %zu failed%s\n", passed, done.size() - passed,
-              skipped ? fmt::format(", {} skipped", skipped).c_str() : "");
+  auto count = [&](Verdict v) {
+    return std::count_if(done.begin(), done.end(), [&](auto& r) { return r.verdict == v; });
+  };
+  size_t passed = count(Verdict::passed);
+  size_t skipped = count(Verdict::skipped);
+  size_t not_run = scenarios.size() - done.size();
+  std::printf("%zu passed, %zu failed%s%s\n", passed, done.size() - passed - skipped,
+              skipped ? fmt::format(", {} skipped", skipped).c_str() : "",
+              not_run ? fmt::format(", {} not run (stopped at the first failure)", not_run).c_str()
+                      : "");
   std::printf("artifacts: %s\n", root.c_str());
   // Before the reports: --json /dev/stdout appends after these lines.
   std::fflush(stdout);

@@ -18,6 +18,7 @@ struct Judgement {
   std::vector<std::vector<std::string>> step_failures; // one entry per observed step
   std::vector<std::string> failures; // beyond the steps: boot, kernel log, faults, errors
   std::string debugcon_diff;         // unified diff when debugcon differed
+  std::string skip_reason;           // for Verdict::skipped: why the scenario does not apply
 };
 
 // The verdict of one scenario from what its run observed. Pure: no I/O, no clock.

@@ -57,6 +57,9 @@ struct DebugconObservation {
 // Everything a run collected that decides its verdict; judge() reads nothing else. Views
 // point into what the runner holds while it judges.
 struct Observations {
+  // The scenario does not apply to this kernel, and why ("kernels '>=6.4' excludes
+  // 6.1.0-57-amd64"): nothing else was observed, and the verdict is skipped.
+  std::string skip_reason;
   // The run ended before the guest booted: the artifacts folder, QEMU or the guest image
   // could not be made, or a signal came.
   std::optional<RunError> setup_error;

@@ -24,6 +24,11 @@ public:
       : m_scenario(scenario), m_seen(seen) {}
 
   Judgement run() {
+    if (!m_seen.skip_reason.empty() && !m_seen.interrupted) {
+      m_out.verdict = Verdict::skipped;
+      m_out.skip_reason = m_seen.skip_reason;
+      return std::move(m_out);
+    }
     judge_setup();
     if (m_seen.boot) {
       judge_boot(*m_seen.boot);

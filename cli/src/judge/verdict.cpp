@@ -6,10 +6,11 @@
 namespace labctl {
 
 namespace {
-constexpr std::array<std::pair<Verdict, std::string_view>, 3> k_verdict_names{{
+constexpr std::array<std::pair<Verdict, std::string_view>, 4> k_verdict_names{{
     {Verdict::passed, "passed"},
     {Verdict::failed, "failed"},
     {Verdict::error, "error"},
+    {Verdict::skipped, "skipped"},
 }};
 } // namespace
 

@@ -79,6 +79,8 @@ std::pair<std::string_view, std::string_view> verdict_tag(Verdict verdict) {
     return {"PASS", "\x1b[32m"};
   case Verdict::failed:
     return {"FAIL", "\x1b[31m"};
+  case Verdict::skipped:
+    return {"SKIP", "\x1b[36m"};
   case Verdict::error:
     break;
   }
@@ -189,12 +191,15 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
                                    count_verdict(reports, Verdict::error), total);
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   xml += fmt::format("<testsuites name=\"labctl\" {}>\n", counts);
-  xml += fmt::format("  <testsuite name=\"labctl\" {} skipped=\"0\">\n", counts);
+  xml += fmt::format("  <testsuite name=\"labctl\" {} skipped=\"{}\">\n", counts,
+                     count_verdict(reports, Verdict::skipped));
   for (const auto& r : reports) {
     xml += fmt::format(R"(    <testcase classname="labctl" name="{}" file="{}" time="{:.3f}">)",
                        xml_escape(r.name, true), xml_escape(r.file.string(), true), r.seconds);
     xml += "\n";
-    if (r.verdict != Verdict::passed) {
+    if (r.verdict == Verdict::skipped) {
+      xml += fmt::format("      <skipped message=\"{}\"/>\n", xml_escape(r.skip_reason, true));
+    } else if (r.verdict != Verdict::passed) {
       const char* element = r.verdict == Verdict::error ? "error" : "failure";
       xml += fmt::format("      <{} message=\"{}\" type=\"{}\">{}</{}>\n", element,
                          xml_escape(first_failure(r), true), to_string(r.verdict),
@@ -237,6 +242,7 @@ Json to_json(const ScenarioReport& r) {
           {"file", json_text(r.file.string())},
           {"verdict", std::string(to_string(r.verdict))},
           {"exit_code", r.exit_code},
+          {"skip_reason", json_text(r.skip_reason)},
           {"seconds", r.seconds},
           {"kernel", json_text(r.kernel)},
           {"kernel_image", json_text(r.kernel_image.string())},
@@ -265,6 +271,7 @@ Json to_json(const std::vector<ScenarioReport>& reports) {
             {"passed", count_verdict(reports, Verdict::passed)},
             {"failed", count_verdict(reports, Verdict::failed)},
             {"errors", count_verdict(reports, Verdict::error)},
+            {"skipped", count_verdict(reports, Verdict::skipped)},
             {"seconds", total}}},
           {"scenarios", std::move(scenarios)}};
 }
@@ -279,6 +286,9 @@ std::string terminal_summary_line(const ScenarioReport& report, bool color) {
   std::string padding(5 - tag.size() + 1, ' ');
   if (color)
     tag = fmt::format("{}{}\x1b[0m", ansi, tag);
+  if (report.verdict == Verdict::skipped)
+    return fmt::format("{}{}{}  ({})", tag, padding, escape_bytes(report.name),
+                       printable_text(report.skip_reason));
   return fmt::format("{}{}{}  ({:.1f} s)", tag, padding, escape_bytes(report.name), report.seconds);
 }
 
@@ -291,7 +301,7 @@ std::string build_warnings_text(const ScenarioReport& report) {
 }
 
 std::string failure_explanation(const ScenarioReport& report) {
-  if (report.verdict == Verdict::passed)
+  if (report.verdict == Verdict::passed || report.verdict == Verdict::skipped)
     return {};
   std::string out = fmt::format("{} ({}) {}:\n", escape_bytes(report.name), report.file.string(),
                                 report.verdict == Verdict::error ? "could not run" : "failed");

@@ -40,7 +40,8 @@ struct ScenarioReport {
   std::string name;
   std::filesystem::path file;
   Verdict verdict = Verdict::passed;
-  int exit_code = 0; // what this scenario alone would make labctl exit with
+  int exit_code = 0;       // what this scenario alone would make labctl exit with
+  std::string skip_reason; // for Verdict::skipped: why it does not apply (else empty)
   double seconds = 0;
   std::vector<StepReport> steps;
   std::vector<std::string> failures; // beyond the steps: kernel log, debugcon, faults, errors
@@ -64,7 +65,8 @@ struct ScenarioReport {
 int suite_exit_code(const std::vector<ScenarioReport>& reports);
 
 // JUnit XML: one <testsuite name="labctl"> with a <testcase> per scenario; failures and
-// errors carry failure_explanation, steps and their output go to <system-out>.
+// errors carry failure_explanation, a skipped one <skipped message="reason"/>, steps and
+// their output go to <system-out>.
 std::string junit_xml(const std::vector<ScenarioReport>& reports);
 
 // The --json report; its schema is documented in docs/report-json.md.
@@ -72,7 +74,8 @@ Json to_json(const ScenarioReport& report);
 Json to_json(const std::vector<ScenarioReport>& reports);
 std::string json_report(const std::vector<ScenarioReport>& reports);
 
-// "PASS  debugcon  (4.2 s)", "FAIL  ...", "ERROR ..."; ANSI colors when `color`.
+// "PASS  debugcon  (4.2 s)", "FAIL  ...", "ERROR ...", "SKIP  debugcon  (reason)"; ANSI
+// colors when `color`.
 std::string terminal_summary_line(const ScenarioReport& report, bool color);
 
 // The build warnings of each module folder, under a "module DIR built with warnings:" line,

@@ -278,6 +278,7 @@ private:
   void report(Judgement judgement) {
     m_report.verdict = judgement.verdict;
     m_report.exit_code = to_int(judgement.exit_code);
+    m_report.skip_reason = std::move(judgement.skip_reason);
     m_report.failures = std::move(judgement.failures);
     m_report.debugcon_diff = std::move(judgement.debugcon_diff);
     for (size_t i = 0; i < m_seen.steps.size(); ++i) {

@@ -55,8 +55,12 @@ bool contains(const std::vector<std::string>& failures, std::string_view text) {
 }
 
 TEST(Verdict, WordsRoundTrip) {
-  for (Verdict v : {Verdict::passed, Verdict::failed, Verdict::error})
+  for (Verdict v : {Verdict::passed, Verdict::failed, Verdict::error, Verdict::skipped})
     EXPECT_EQ(parse_verdict(to_string(v)), v);
+  EXPECT_EQ(to_string(Verdict::skipped), "skipped");
+  EXPECT_TRUE(passing(Verdict::skipped));
+  EXPECT_FALSE(passing(Verdict::error));
+  EXPECT_FALSE(passing(Verdict::failed));
   EXPECT_EQ(to_string(Verdict::passed), "passed");
   EXPECT_EQ(to_string(Verdict::failed), "failed");
   EXPECT_EQ(to_string(Verdict::error), "error");
@@ -88,6 +92,27 @@ TEST(JudgeScenario, AFailingStepFailsAndSkipsTheWholeRunExpectations) {
   ASSERT_EQ(j.step_failures[0].size(), 1u);
   EXPECT_EQ(j.step_failures[0][0], "exit code: expected 0, got 1");
   EXPECT_TRUE(j.failures.empty()) << j.failures[0];
+}
+
+// A scenario that does not apply is skipped with its reason, whatever else was seen: it
+// exits 0, and nothing it would have checked is judged.
+TEST(JudgeScenario, ASkipReasonSkipsWithThatReason) {
+  Scenario s = two_steps();
+  s.expect.kernel_log = {"never printed"};
+  Observations seen;
+  seen.skip_reason = "kernels '>=6.4' excludes 6.1.0-57-amd64";
+  Judgement j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::skipped);
+  EXPECT_EQ(j.exit_code, ExitCode::passed);
+  EXPECT_EQ(j.skip_reason, "kernels '>=6.4' excludes 6.1.0-57-amd64");
+  EXPECT_TRUE(j.failures.empty());
+  EXPECT_TRUE(j.step_failures.empty());
+  // A signal still wins: the run did not end by its own decision.
+  seen.interrupted = true;
+  j = judge(s, seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::interrupted);
+  EXPECT_EQ(j.skip_reason, "");
 }
 
 TEST(JudgeScenario, KernelLogIsJudgedWhenTheRunIsComplete) {

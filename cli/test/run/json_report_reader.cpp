@@ -36,10 +36,11 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
       auto verdict = parse_verdict(j.at("verdict").get<std::string>());
       if (!verdict)
         return bad_input(fmt::format("not a labctl JSON report: verdict {} is not one of "
-                                     "\"passed\", \"failed\", \"error\"",
+                                     "\"passed\", \"failed\", \"error\", \"skipped\"",
                                      j.at("verdict").dump()));
       r.verdict = *verdict;
       r.exit_code = j.at("exit_code").get<int>();
+      r.skip_reason = j.at("skip_reason").get<std::string>();
       r.seconds = j.at("seconds").get<double>();
       r.kernel = j.at("kernel").get<std::string>();
       r.kernel_image = j.at("kernel_image").get<std::string>();

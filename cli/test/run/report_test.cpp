@@ -126,6 +126,16 @@ ScenarioReport error_report() {
   return r;
 }
 
+ScenarioReport skipped_report() {
+  ScenarioReport r;
+  r.name = "new-api";
+  r.file = "scenarios/new-api.json";
+  r.verdict = Verdict::skipped;
+  r.skip_reason = "kernels '>=6.4' excludes 6.1.0-57-amd64";
+  r.kernel = "6.1.0-57-amd64";
+  return r;
+}
+
 TEST(ReportTerminal, SummaryLines) {
   EXPECT_EQ(terminal_summary_line(passed_report(), false), "PASS  debugcon  (4.2 s)");
   EXPECT_EQ(terminal_summary_line(failed_report(), false), "FAIL  oops-in-step  (12.0 s)");
@@ -133,6 +143,9 @@ TEST(ReportTerminal, SummaryLines) {
   EXPECT_EQ(terminal_summary_line(passed_report(), true), "\x1b[32mPASS\x1b[0m  debugcon  (4.2 s)");
   EXPECT_EQ(terminal_summary_line(failed_report(), true),
             "\x1b[31mFAIL\x1b[0m  oops-in-step  (12.0 s)");
+  EXPECT_EQ(terminal_summary_line(skipped_report(), false),
+            "SKIP  new-api  (kernels '>=6.4' excludes 6.1.0-57-amd64)");
+  EXPECT_EQ(failure_explanation(skipped_report()), "");
 }
 
 TEST(ReportTerminal, BuildWarningsAreShownPerFolderAtTheUsersLines) {
@@ -272,6 +285,20 @@ TEST(ReportXml, JunitDocument) {
             "</testsuites>\n");
 }
 
+TEST(ReportXml, SkippedCarriesItsReason) {
+  std::string xml = junit_xml({passed_report(), skipped_report()});
+  EXPECT_NE(xml.find("tests=\"2\" failures=\"0\" errors=\"0\" time=\"4.210\" skipped=\"1\">"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("name=\"new-api\" file=\"scenarios/new-api.json\" time=\"0.000\">\n"
+                     "      <skipped message=\"kernels &apos;&gt;=6.4&apos; excludes "
+                     "6.1.0-57-amd64\"/>\n"),
+            std::string::npos)
+      << xml;
+  EXPECT_EQ(xml.find("<failure"), std::string::npos);
+  EXPECT_EQ(suite_exit_code({passed_report(), skipped_report()}), 0);
+}
+
 TEST(ReportXml, FailureCarriesTheFirstFailureAndTheExplanation) {
   std::string xml = junit_xml({failed_report()});
   EXPECT_NE(xml.find("failures=\"1\" errors=\"0\""), std::string::npos);
@@ -340,12 +367,20 @@ TEST(ReportFault, StepFaultNamesTheStepsNumberAndCommand) {
 
 TEST(ReportJson, Keys) {
   Json j = to_json(std::vector<ScenarioReport>{passed_report(), failed_report(), error_report(),
-                                               expectations_failed_report()});
+                                               expectations_failed_report(), skipped_report()});
   EXPECT_EQ(j["version"], 1);
   EXPECT_EQ(j["exit_code"], 3);
-  EXPECT_EQ(j["summary"],
-            Json({{"total", 4}, {"passed", 1}, {"failed", 2}, {"errors", 1}, {"seconds", 21.75}}));
-  ASSERT_EQ(j["scenarios"].size(), 4u);
+  EXPECT_EQ(j["summary"], Json({{"total", 5},
+                                {"passed", 1},
+                                {"failed", 2},
+                                {"errors", 1},
+                                {"skipped", 1},
+                                {"seconds", 21.75}}));
+  ASSERT_EQ(j["scenarios"].size(), 5u);
+  EXPECT_EQ(j["scenarios"][4]["verdict"], "skipped");
+  EXPECT_EQ(j["scenarios"][4]["exit_code"], 0);
+  EXPECT_EQ(j["scenarios"][4]["skip_reason"], "kernels '>=6.4' excludes 6.1.0-57-amd64");
+  EXPECT_EQ(j["scenarios"][0]["skip_reason"], "");
   const Json& failed = j["scenarios"][1];
   EXPECT_EQ(failed["name"], "oops-in-step");
   EXPECT_EQ(failed["file"], "tests/scenarios/oops-in-step.json");
