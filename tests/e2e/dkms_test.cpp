@@ -3,6 +3,8 @@
 // against the real Debian kernels and headers.
 #include "e2e_support.h"
 
+#include "util/json_document.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -195,6 +197,77 @@ TEST_F(Dkms, BadDkmsConfIsBadInputNamingFileAndLine) {
   EXPECT_NE(missing.err.find((dir / "dkms.conf").string() + ": sets no BUILT_MODULE_NAME"),
             std::string::npos)
       << missing.err;
+}
+
+// A scenario file in `dir` building `module` with `steps` (JSON text of the array).
+fs::path write_scenario(const fs::path& dir, const std::string& name, const fs::path& module,
+                        const std::string& steps) {
+  fs::path p = dir / (name + ".json");
+  EXPECT_TRUE(write_file_atomic(
+                  p, fmt::format(R"({{"modules": ["{}"], "steps": {}}})", module.string(), steps))
+                  .ok());
+  return p;
+}
+
+TEST_F(Dkms, ExcludedKernelSkipsTheScenarioWithTheReasonAndThePackage) {
+  fs::path s = write_scenario(scratch.path(), "pair", source_dir() / "tests/kmod/dkms_pair",
+                              R"([{"run": "true"}])");
+  fs::path json = scratch.path() / "report.json";
+  fs::path artifacts = scratch.path() / "art";
+  auto r = labctl({"--profile", profile_for(k_old).string(), "run", "--artifacts",
+                   artifacts.string(), "--json", json.string(), s.string()},
+                  env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string reason = "excluded: BUILD_EXCLUSIVE_KERNEL '^6\\.12\\.' does not match "
+                             "6.1.0-57-amd64 (DKMS package labctl-dkms-pair 1.0 in " +
+                             (source_dir() / "tests/kmod/dkms_pair").string() + ")";
+  EXPECT_NE(r.out.find("SKIP"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(reason), std::string::npos) << r.out;
+  EXPECT_EQ(report_schema_problems(json), "");
+  auto report = Json::parse(*read_file(json));
+  const Json& scenario = report["scenarios"][0];
+  EXPECT_EQ(scenario["verdict"], "skipped");
+  EXPECT_EQ(scenario["skip_reason"], reason);
+  EXPECT_EQ(scenario["dkms_packages"],
+            Json::parse(fmt::format(R"([{{"module": "{}", "package": "labctl-dkms-pair",
+                                          "version": "1.0"}}])",
+                                    (source_dir() / "tests/kmod/dkms_pair").string())));
+  EXPECT_FALSE(fs::exists(cache.path() / "modules") && !fs::is_empty(cache.path() / "modules"))
+      << "a skipped scenario built something";
+}
+
+// These boot the real kernel.
+class DkmsVm : public Dkms {};
+
+TEST_F(DkmsVm, VpollBootsOn61AndItsDeviceOpens) {
+  fs::path vpoll = unpack_dkms_deb("vpoll-dkms", scratch.path() / "deb");
+  ASSERT_FALSE(vpoll.empty());
+  // /dev/vpoll is made by devtmpfs with the 0666 its devnode asks for; opening it runs
+  // vpoll_open (its per-file state) and closing it vpoll_release.
+  fs::path s = write_scenario(scratch.path(), "vpoll", vpoll,
+                              R"([{"run": "ls -l /dev/vpoll | cut -c1-10", "stdout": "crw-rw-rw-"},
+          {"run": "exec 3<>/dev/vpoll && echo opened && exec 3<&- && grep -c '^vpoll ' /proc/modules",
+           "stdout": "opened\n1"}])");
+  fs::path json = scratch.path() / "report.json";
+  auto r = labctl({"--profile", profile_for(k_old).string(), "run", "--artifacts",
+                   (scratch.path() / "art").string(), "--json", json.string(), s.string()},
+                  env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(report_schema_problems(json), "");
+  auto report = Json::parse(*read_file(json));
+  EXPECT_EQ(report["scenarios"][0]["verdict"], "passed");
+  EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["package"], "vpoll");
+  EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["version"], "0.1");
+}
+
+TEST_F(DkmsVm, TwoFolderPackageLoadsInIndexOrderOn612) {
+  fs::path s = write_scenario(scratch.path(), "pair", source_dir() / "tests/kmod/dkms_pair",
+                              R"([{"run": "dmesg | grep -o 'dkms_beta: alpha says 42'",
+                                   "stdout": "dkms_beta: alpha says 42"}])");
+  auto r = labctl({"--profile", profile_for(k_new).string(), "run", "--artifacts",
+                   (scratch.path() / "art").string(), s.string()},
+                  env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 } // namespace

@@ -86,7 +86,9 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
          {"timeline",
           Json::array({Json::array({"qemu_started", 0.0}), Json::array({"qemu_exited", 1.4})})},
          {"build_warnings",
-          Json::array({{{"module", "kmod/m"}, {"warnings", "m.c:3:5: warning: unused"}}})}}}}};
+          Json::array({{{"module", "kmod/m"}, {"warnings", "m.c:3:5: warning: unused"}}})},
+         {"dkms_packages",
+          Json::array({{{"module", "dkms/p"}, {"package", "p"}, {"version", "1.0"}}})}}}}};
   auto check = [&](const Json& j) {
     auto file = dir.path() / "r.json";
     EXPECT_TRUE(write_file_atomic(file, j.dump()).ok());
@@ -144,6 +146,11 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   EXPECT_NE(check(warning_without_text).find(".scenarios[0].build_warnings[0]: "),
             std::string::npos)
       << check(warning_without_text);
+  Json package_without_version = report;
+  package_without_version["scenarios"][0]["dkms_packages"][0].erase("version");
+  EXPECT_NE(check(package_without_version).find(".scenarios[0].dkms_packages[0]: "),
+            std::string::npos)
+      << check(package_without_version);
 }
 
 TEST_F(ReportSchema, PassingAndFailingScenarios) {

@@ -238,6 +238,11 @@ Json to_json(const ScenarioReport& r) {
   Json warnings = Json::array();
   for (const auto& [folder, text] : r.build_warnings)
     warnings.push_back({{"module", json_text(folder)}, {"warnings", json_text(text)}});
+  Json packages = Json::array();
+  for (const auto& p : r.dkms_packages)
+    packages.push_back({{"module", json_text(p.module)},
+                        {"package", json_text(p.package)},
+                        {"version", json_text(p.version)}});
   return {{"name", json_text(r.name)},
           {"file", json_text(r.file.string())},
           {"verdict", std::string(to_string(r.verdict))},
@@ -254,7 +259,8 @@ Json to_json(const ScenarioReport& r) {
           {"faults", std::move(faults)},
           {"debugcon_diff", json_text(r.debugcon_diff)},
           {"timeline", timeline},
-          {"build_warnings", std::move(warnings)}};
+          {"build_warnings", std::move(warnings)},
+          {"dkms_packages", std::move(packages)}};
 }
 
 Json to_json(const std::vector<ScenarioReport>& reports) {

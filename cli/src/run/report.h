@@ -35,6 +35,15 @@ struct FaultReport {
   bool operator==(const FaultReport&) const = default;
 };
 
+// A DKMS module folder of a scenario and the package its dkms.conf names.
+struct DkmsPackageReport {
+  std::string module; // the folder, as the scenario names it
+  std::string package;
+  std::string version;
+
+  bool operator==(const DkmsPackageReport&) const = default;
+};
+
 // The outcome of one scenario, everything the terminal, JUnit and JSON reports show.
 struct ScenarioReport {
   std::string name;
@@ -57,6 +66,7 @@ struct ScenarioReport {
   std::vector<std::pair<std::string, double>> timeline;
   // Compiler and modpost warnings of the module builds, per folder (built cleanly: absent).
   std::vector<std::pair<std::string, std::string>> build_warnings; // folder, warnings
+  std::vector<DkmsPackageReport> dkms_packages; // the scenario's DKMS folders, in its order
 
   bool operator==(const ScenarioReport&) const = default;
 };

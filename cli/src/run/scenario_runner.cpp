@@ -1,5 +1,6 @@
 #include "run/scenario_runner.h"
 
+#include "build/dkms_conf.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
 #include "run/gdb_attach.h"
@@ -103,6 +104,8 @@ private:
   }
 
   void execute() {
+    if (!read_dkms_packages())
+      return;
     GuestRequest request;
     request.modules = m_scenario.modules;
     request.files = m_scenario.files;
@@ -129,6 +132,32 @@ private:
     }
     boot_and_drive(*guest);
     collect_after_exit();
+  }
+
+  // The DKMS folders' packages go into the report; a kernel one of them rules out
+  // (BUILD_EXCLUSIVE_*) makes the scenario skipped, with dkms.conf's reason, before any build.
+  bool read_dkms_packages() {
+    for (const auto& module : m_scenario.modules) {
+      std::error_code ec;
+      if (!fs::exists(module.dir / k_dkms_conf, ec))
+        continue;
+      auto recipe = read_dkms_recipe(module.dir, m_lab.kernel);
+      if (!recipe) {
+        if (recipe.error().code != ExitCode::failed)
+          throw FatalError(recipe.error());
+        m_seen.prepare_failure = recipe.error().message;
+        return false;
+      }
+      m_report.dkms_packages.push_back(
+          {module.dir.string(), recipe->package_name, recipe->package_version});
+      if (recipe->excluded) {
+        m_seen.skip_reason =
+            fmt::format("excluded: {} (DKMS package {} {} in {})", *recipe->excluded,
+                        recipe->package_name, recipe->package_version, module.dir.string());
+        return false;
+      }
+    }
+    return true;
   }
 
   void boot_and_drive(const PreparedGuest& guest) {
