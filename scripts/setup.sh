@@ -18,6 +18,8 @@ packages=(
 	# runtime: the lab itself
 	qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64
 	kmod gdb
+	# DKMS source folders: their PATCH[n] are applied with patch -p1, as dkms does
+	patch
 	# the second kernel series of Debian 12 (the kernel matrix); its kbuild runs pahole
 	linux-image-6.12-amd64 linux-headers-6.12-amd64 dwarves
 	# tests: pseudo-terminal driving; JSON reports checked against their schema
