@@ -270,5 +270,35 @@ TEST_F(DkmsVm, TwoFolderPackageLoadsInIndexOrderOn612) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+TEST_F(DkmsVm, DmWriteboostBootsOn61AfterTheKernelsDmMod) {
+  // dm-writeboost.ko depends on the kernel's dm-mod and libcrc32c: they come with it from
+  // /lib/modules/<release>/kernel and load first; the target registers with device-mapper.
+  fs::path wb = unpack_dkms_deb("dm-writeboost-dkms", scratch.path() / "deb");
+  ASSERT_FALSE(wb.empty());
+  fs::path s = write_scenario(
+      scratch.path(), "writeboost", wb,
+      R"([{"run": "cut -d' ' -f1 /proc/modules | grep -E '^(dm_mod|libcrc32c|dm_writeboost)$' | sort",
+           "stdout": "dm_mod\ndm_writeboost\nlibcrc32c"},
+          {"run": "grep '^dm_mod ' /proc/modules | cut -d' ' -f4", "stdout": "dm_writeboost,"},
+          {"run": "rmmod dm_writeboost && modprobe dm-writeboost && grep -c '^dm_writeboost ' /proc/modules",
+           "stdout": "1"}])");
+  // libcrc32c's init allocates the "crc32c" hash, which it names only as a softdep
+  // (`softdep pre: crc32c`, not in depends): modprobe would load crc32c_generic first, labctl
+  // follows depends only, so the profile names it.
+  fs::path profile = scratch.path() / "wb.json";
+  ASSERT_TRUE(write_file_atomic(profile, fmt::format(R"({{"kernel": "{}",
+                                                      "kernel_modules": ["crc32c_generic"]}})",
+                                                     k_old))
+                  .ok());
+  fs::path json = scratch.path() / "report.json";
+  auto r = labctl({"--profile", profile.string(), "run", "--artifacts",
+                   (scratch.path() / "art").string(), "--json", json.string(), s.string()},
+                  env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto report = Json::parse(*read_file(json));
+  EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["package"], "dm-writeboost");
+  EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["version"], "2.2.17");
+}
+
 } // namespace
 } // namespace labctl::e2e

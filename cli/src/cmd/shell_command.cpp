@@ -22,7 +22,8 @@ ScenarioModule module_folder(const std::string& dir) {
     throw FatalError(bad_input(fmt::format("--module {}: no such folder", dir)));
   if (!is_module_folder(dir))
     throw FatalError(bad_input(fmt::format(
-        "--module {}: no Kbuild or Makefile, so it is not a kernel module folder", dir)));
+        "--module {}: no Kbuild, Makefile or dkms.conf, so it is not a kernel module folder",
+        dir)));
   return {dir, ""};
 }
 
