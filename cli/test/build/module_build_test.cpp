@@ -223,5 +223,63 @@ TEST(CompilerMessages, KeepsWhatTheCompilerAndModpostSaidWithoutVerboseCommands)
   EXPECT_EQ(compiler_messages("make -C /k M=/u/p modules\n  CC [M]  /u/p/a.o\n"), "");
 }
 
+// A DKMS folder over the fake kbuild: dkms.conf's make command runs in the build folder
+// ($dkms_tree/p/1/build, the copy) and its BUILT_MODULE_LOCATION/NAME is the .ko.
+struct FakeDkms : FakeKbuild {
+  explicit FakeDkms(const std::string& make) : FakeKbuild(k_writes_ko) {
+    fs::remove(path() / "module/Kbuild");
+    write("module/dkms.conf", "PACKAGE_NAME=p\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=fake\n"
+                              "BUILT_MODULE_LOCATION[0]=sub\nBUILD_EXCLUSIVE_KERNEL='^6\\.1\\.'\n"
+                              "MAKE[0]=\"" +
+                                  make + "\"\n");
+    write("module/sub/Kbuild", "obj-m := fake.o\n");
+  }
+};
+
+TEST(ModuleBuild, DkmsMakeCommandRunsInItsBuildFolderAndBuiltModuleNameIsTheKo) {
+  FakeDkms host(
+      "printf '%s' \\\"\\$PWD\\\" > pwd.txt && "
+      "make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build/sub");
+  for (const char* cache_name : {"cache", "my cache $(x)"}) {
+    auto cache = host.path() / cache_name;
+    auto built = build_module(host.request(cache));
+    ASSERT_TRUE(built.ok()) << built.error().message;
+    EXPECT_EQ(built->package_name, "p");
+    EXPECT_EQ(built->package_version, "1");
+    EXPECT_FALSE(built->excluded);
+    ASSERT_EQ(built->ko_files.size(), 1u);
+    EXPECT_TRUE(built->ko_files[0].string().ends_with("/src/sub/fake.ko")) << built->ko_files[0];
+    auto pwd = read_file(built->ko_files[0].parent_path().parent_path() / "pwd.txt");
+    ASSERT_TRUE(pwd.ok());
+    EXPECT_TRUE(pwd->ends_with("/dkms/p/1/build")) << *pwd;
+    EXPECT_EQ(pwd->find(' '), std::string::npos) << "make was handed a path with a blank: " << *pwd;
+    EXPECT_FALSE(fs::exists(host.path() / "module/pwd.txt")) << "ran in the user's folder";
+  }
+}
+
+TEST(ModuleBuild, DkmsBuildThatDoesNotMakeItsBuiltModuleFails) {
+  FakeDkms host("true");
+  auto built = build_module(host.request(host.path() / "cache"));
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.error().code, ExitCode::failed);
+  EXPECT_EQ(
+      built.error().message,
+      fmt::format("module {}: the build for 6.1.0-fake made no sub/fake.ko "
+                  "(BUILT_MODULE_NAME[0] and BUILT_MODULE_LOCATION[0] of its dkms.conf name it)",
+                  (host.path() / "module").string()));
+}
+
+TEST(ModuleBuild, DkmsExcludedKernelRunsNothing) {
+  FakeDkms host("touch /dev/null/never");
+  auto request = host.request(host.path() / "cache");
+  request.kernel.version = "6.12.0-fake";
+  auto built = build_module(request);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  ASSERT_TRUE(built->excluded);
+  EXPECT_EQ(*built->excluded, "BUILD_EXCLUSIVE_KERNEL '^6\\.1\\.' does not match 6.12.0-fake");
+  EXPECT_TRUE(built->ko_files.empty());
+  EXPECT_FALSE(fs::exists(host.path() / "cache/modules"));
+}
+
 } // namespace
 } // namespace labctl
