@@ -1,5 +1,6 @@
 // The command line itself: help, version, exit codes for bad usage, doctor.
 #include "e2e_support.h"
+#include "host/kernel_locator.h"
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,31 @@ TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
     EXPECT_NE(r.out.find("tcg: /dev/kvm exists but the CPU has no vmx/svm flag"), std::string::npos)
         << r.out;
   }
+}
+
+TEST(Doctor, ListsEveryKernelWithHeadersAndWhichOneAutoPicks) {
+  auto kernels = find_kernels({});
+  ASSERT_FALSE(kernels.empty());
+  auto r = labctl({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& k : kernels) {
+    std::string line =
+        fmt::format("ok       release  {}{}: image {}, headers {}, ", k.version,
+                    &k == &kernels.back() ? " (auto)" : "", k.image.string(), k.build_dir.string());
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  // Debian's kernels carry the PVH note: each one's vmlinux extracts.
+  size_t pvh = 0;
+  for (size_t at = 0;
+       (at = r.out.find("vmlinux extracts (PVH fast path)", at)) != std::string::npos; ++at)
+    ++pvh;
+  EXPECT_EQ(pvh, kernels.size()) << r.out;
+  // --kernel all: the kernel and headers checks cover each of them.
+  auto all = labctl({"--kernel", "all", "doctor"});
+  EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
+  for (const auto& k : kernels)
+    EXPECT_NE(all.out.find("ok       headers  " + k.build_dir.string()), std::string::npos)
+        << all.out;
 }
 
 TEST(Doctor, MissingKernelIsEnvironmentErrorWithTheFix) {
