@@ -1,5 +1,6 @@
 // `labctl run --kernel all`: every scenario on every installed kernel (6.1 and 6.12 on CI), in
-// one run whose results the tests below share, booting the real kernels.
+// one run booting the real kernels, whose results the checks below share (ctest runs each
+// TEST in its own process, so they are one TEST: the run costs CI once).
 #include "e2e_support.h"
 #include "host/kernel_locator.h"
 #include "util/json_document.h"
@@ -59,76 +60,91 @@ protected:
         return &e;
     return nullptr;
   }
+
+  void shipped_scenarios_pass_on_every_kernel_each_its_own_result() {
+    const auto& out = s->run.out;
+    for (const auto& release : s->releases)
+      for (auto name : k_shipped) {
+        std::string result = std::string(name) + "@" + release;
+        EXPECT_NE(out.find("PASS  " + result + "  ("), std::string::npos) << result << "\n" << out;
+        EXPECT_NE(s->junit.find("<testcase classname=\"labctl\" name=\"" + result + "\""),
+                  std::string::npos)
+            << result;
+        const Json* e = entry(result);
+        ASSERT_NE(e, nullptr) << result;
+        EXPECT_EQ((*e)["verdict"], "passed") << result;
+        EXPECT_EQ((*e)["kernel"], release) << result;
+        EXPECT_EQ((*e)["kernel_image"], "/boot/vmlinuz-" + release) << result;
+        EXPECT_EQ((*e)["artifacts"], (artifacts() / result).string());
+        EXPECT_TRUE(fs::exists(artifacts() / result / "console.log")) << result;
+        EXPECT_TRUE(fs::exists(artifacts() / result / "result.json")) << result;
+      }
+    // The guest really ran each kernel: its own boot log says which.
+    for (const auto& release : s->releases) {
+      auto console = read_file(artifacts() / ("smoke@" + release) / "console.log");
+      ASSERT_TRUE(console.ok());
+      EXPECT_NE(console->find("Linux version " + release), std::string::npos) << release;
+    }
+    // 6 scenarios on each kernel, 2 x 6 results.
+    ASSERT_TRUE(s->json.contains("summary")) << s->run.out << s->run.err;
+    EXPECT_EQ(s->json["summary"]["total"], 2 * 6);
+    EXPECT_EQ(s->json["scenarios"].size(), 2u * 6);
+    EXPECT_EQ(report_schema_problems(s->dir.path() / "r.json"), "");
+  }
+
+  void a_module_for_old_kernels_fails_on_the_new_one_only_at_its_line() {
+    EXPECT_EQ(s->run.exit_code, 1) << s->run.out << s->run.err;
+    const Json* old_pair = entry("matrix-old-class-api@" + old_kernel());
+    const Json* new_pair = entry("matrix-old-class-api@" + new_kernel());
+    ASSERT_NE(old_pair, nullptr);
+    ASSERT_NE(new_pair, nullptr);
+    EXPECT_EQ((*old_pair)["verdict"], "passed") << old_pair->dump(2);
+    EXPECT_EQ((*new_pair)["verdict"], "failed") << new_pair->dump(2);
+    std::string failures = (*new_pair)["failures"].dump();
+    EXPECT_NE(failures.find("old_class_api.c:15"), std::string::npos) << failures;
+    EXPECT_NE(failures.find("class_create"), std::string::npos) << failures;
+    // The terminal says it under that pair's FAIL line, and the counts add up.
+    const auto& out = s->run.out;
+    EXPECT_NE(out.find("FAIL  matrix-old-class-api@" + new_kernel()), std::string::npos) << out;
+    EXPECT_NE(out.find("old_class_api.c:15"), std::string::npos) << out;
+    EXPECT_NE(out.find("10 passed, 1 failed, 1 skipped"), std::string::npos) << out;
+  }
+
+  void a_kernels_restriction_skips_with_the_reason() {
+    std::string reason = "kernels '>=6.4' excludes " + old_kernel();
+    const Json* skipped = entry("matrix-new-only@" + old_kernel());
+    const Json* ran = entry("matrix-new-only@" + new_kernel());
+    ASSERT_NE(skipped, nullptr);
+    ASSERT_NE(ran, nullptr);
+    EXPECT_EQ((*skipped)["verdict"], "skipped");
+    EXPECT_EQ((*skipped)["skip_reason"], reason);
+    EXPECT_EQ((*skipped)["kernel"], old_kernel());
+    EXPECT_EQ((*ran)["verdict"], "passed") << ran->dump(2);
+    EXPECT_NE(s->run.out.find("SKIP  matrix-new-only@" + old_kernel() + "  (" + reason + ")"),
+              std::string::npos)
+        << s->run.out;
+    EXPECT_NE(s->junit.find("<skipped message=\"kernels &apos;&gt;=6.4&apos; excludes " +
+                            old_kernel() + "\"/>"),
+              std::string::npos)
+        << s->junit;
+    EXPECT_FALSE(fs::exists(artifacts() / ("matrix-new-only@" + old_kernel())))
+        << "nothing ran for a skipped pair";
+  }
 };
 
-TEST_F(Matrix, ShippedScenariosPassOnEveryKernelEachItsOwnResult) {
-  const auto& out = s->run.out;
-  for (const auto& release : s->releases)
-    for (auto name : k_shipped) {
-      std::string result = std::string(name) + "@" + release;
-      EXPECT_NE(out.find("PASS  " + result + "  ("), std::string::npos) << result << "\n" << out;
-      EXPECT_NE(s->junit.find("<testcase classname=\"labctl\" name=\"" + result + "\""),
-                std::string::npos)
-          << result;
-      const Json* e = entry(result);
-      ASSERT_NE(e, nullptr) << result;
-      EXPECT_EQ((*e)["verdict"], "passed") << result;
-      EXPECT_EQ((*e)["kernel"], release) << result;
-      EXPECT_EQ((*e)["kernel_image"], "/boot/vmlinuz-" + release) << result;
-      EXPECT_EQ((*e)["artifacts"], (artifacts() / result).string());
-      EXPECT_TRUE(fs::exists(artifacts() / result / "console.log")) << result;
-      EXPECT_TRUE(fs::exists(artifacts() / result / "result.json")) << result;
-    }
-  // The guest really ran each kernel: its own boot log says which.
-  for (const auto& release : s->releases) {
-    auto console = read_file(artifacts() / ("smoke@" + release) / "console.log");
-    ASSERT_TRUE(console.ok());
-    EXPECT_NE(console->find("Linux version " + release), std::string::npos) << release;
+TEST_F(Matrix, EveryScenarioOnEveryKernelInOneRun) {
+  {
+    SCOPED_TRACE("the shipped scenarios pass on every kernel, each its own result");
+    shipped_scenarios_pass_on_every_kernel_each_its_own_result();
   }
-  // 6 scenarios on each kernel, 2 x 6 results.
-  ASSERT_TRUE(s->json.contains("summary")) << s->run.out << s->run.err;
-  EXPECT_EQ(s->json["summary"]["total"], 2 * 6);
-  EXPECT_EQ(s->json["scenarios"].size(), 2u * 6);
-  EXPECT_EQ(report_schema_problems(s->dir.path() / "r.json"), "");
-}
-
-TEST_F(Matrix, AModuleForOldKernelsFailsOnTheNewOneOnlyAtItsLine) {
-  EXPECT_EQ(s->run.exit_code, 1) << s->run.out << s->run.err;
-  const Json* old_pair = entry("matrix-old-class-api@" + old_kernel());
-  const Json* new_pair = entry("matrix-old-class-api@" + new_kernel());
-  ASSERT_NE(old_pair, nullptr);
-  ASSERT_NE(new_pair, nullptr);
-  EXPECT_EQ((*old_pair)["verdict"], "passed") << old_pair->dump(2);
-  EXPECT_EQ((*new_pair)["verdict"], "failed") << new_pair->dump(2);
-  std::string failures = (*new_pair)["failures"].dump();
-  EXPECT_NE(failures.find("old_class_api.c:15"), std::string::npos) << failures;
-  EXPECT_NE(failures.find("class_create"), std::string::npos) << failures;
-  // The terminal says it under that pair's FAIL line, and the counts add up.
-  const auto& out = s->run.out;
-  EXPECT_NE(out.find("FAIL  matrix-old-class-api@" + new_kernel()), std::string::npos) << out;
-  EXPECT_NE(out.find("old_class_api.c:15"), std::string::npos) << out;
-  EXPECT_NE(out.find("10 passed, 1 failed, 1 skipped"), std::string::npos) << out;
-}
-
-TEST_F(Matrix, AKernelsRestrictionSkipsWithTheReason) {
-  std::string reason = "kernels '>=6.4' excludes " + old_kernel();
-  const Json* skipped = entry("matrix-new-only@" + old_kernel());
-  const Json* ran = entry("matrix-new-only@" + new_kernel());
-  ASSERT_NE(skipped, nullptr);
-  ASSERT_NE(ran, nullptr);
-  EXPECT_EQ((*skipped)["verdict"], "skipped");
-  EXPECT_EQ((*skipped)["skip_reason"], reason);
-  EXPECT_EQ((*skipped)["kernel"], old_kernel());
-  EXPECT_EQ((*ran)["verdict"], "passed") << ran->dump(2);
-  EXPECT_NE(s->run.out.find("SKIP  matrix-new-only@" + old_kernel() + "  (" + reason + ")"),
-            std::string::npos)
-      << s->run.out;
-  EXPECT_NE(s->junit.find("<skipped message=\"kernels &apos;&gt;=6.4&apos; excludes " +
-                          old_kernel() + "\"/>"),
-            std::string::npos)
-      << s->junit;
-  EXPECT_FALSE(fs::exists(artifacts() / ("matrix-new-only@" + old_kernel())))
-      << "nothing ran for a skipped pair";
+  {
+    SCOPED_TRACE("a module for kernels before 6.4 fails on the new one only, at its line");
+    a_module_for_old_kernels_fails_on_the_new_one_only_at_its_line();
+  }
+  {
+    SCOPED_TRACE("a kernels restriction skips with the reason");
+    a_kernels_restriction_skips_with_the_reason();
+  }
 }
 
 } // namespace
