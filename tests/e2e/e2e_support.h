@@ -56,6 +56,25 @@ inline fs::path write_fake_qemu_profile(const fs::path& dir, int boot_timeout = 
   return p;
 }
 
+// The newest installed release of a kernel series ("6.1" → "6.1.0-57-amd64"): a
+// /boot/vmlinuz-<release> with /lib/modules/<release>/build, "" when there is none. For the
+// tests that need one series' behaviour (scripts/setup.sh installs 6.1 and 6.12).
+inline std::string installed_kernel_of_series(const std::string& series) {
+  std::string best;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/boot", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("vmlinuz-", 0) != 0)
+      continue;
+    std::string release = name.substr(8);
+    bool in_series = release.rfind(series, 0) == 0 && release.size() > series.size() &&
+                     (release[series.size()] == '.' || release[series.size()] == '-');
+    if (in_series && fs::exists(fs::path("/lib/modules") / release / "build", ec) && release > best)
+      best = release;
+  }
+  return best;
+}
+
 // What tests/check_report_json.py says is wrong with a --json report or result.json
 // (docs/report-json.schema.json and the rules between keys); "" when it is valid. Run with
 // /usr/bin/python3, which has python3-jsonschema (scripts/setup.sh installs it).

@@ -46,12 +46,19 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   Json report = {
       {"version", 1},
       {"exit_code", 1},
-      {"summary", {{"total", 1}, {"passed", 0}, {"failed", 1}, {"errors", 0}, {"seconds", 1.5}}},
+      {"summary",
+       {{"total", 1},
+        {"passed", 0},
+        {"failed", 1},
+        {"errors", 0},
+        {"skipped", 0},
+        {"seconds", 1.5}}},
       {"scenarios",
        {{{"name", "s"},
          {"file", "s.json"},
          {"verdict", "failed"},
          {"exit_code", 1},
+         {"skip_reason", ""},
          {"seconds", 1.5},
          {"kernel", "6.1.0-56-amd64"},
          {"kernel_image", "/boot/vmlinuz-6.1.0-56-amd64"},
@@ -114,6 +121,23 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   Json wrong_summary = report;
   wrong_summary["summary"]["failed"] = 0;
   EXPECT_NE(check(wrong_summary).find(".summary.failed: "), std::string::npos);
+
+  // skipped: exit 0 and a reason; any other verdict: no reason.
+  Json skipped_without_reason = report;
+  skipped_without_reason["scenarios"][0]["verdict"] = "skipped";
+  skipped_without_reason["scenarios"][0]["exit_code"] = 0;
+  skipped_without_reason["exit_code"] = 0;
+  skipped_without_reason["summary"]["failed"] = 0;
+  skipped_without_reason["summary"]["skipped"] = 1;
+  EXPECT_NE(check(skipped_without_reason).find(".scenarios[0].skip_reason: "), std::string::npos)
+      << check(skipped_without_reason);
+  Json skipped = skipped_without_reason;
+  skipped["scenarios"][0]["skip_reason"] = "kernels '>=6.4' excludes 6.1.0-57-amd64";
+  EXPECT_EQ(check(skipped), "");
+  Json failed_with_reason = report;
+  failed_with_reason["scenarios"][0]["skip_reason"] = "why";
+  EXPECT_NE(check(failed_with_reason).find(".scenarios[0].skip_reason: "), std::string::npos)
+      << check(failed_with_reason);
 
   Json warning_without_text = report;
   warning_without_text["scenarios"][0]["build_warnings"][0].erase("warnings");
