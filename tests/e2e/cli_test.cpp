@@ -87,6 +87,37 @@ TEST(Doctor, ListsEveryKernelWithHeadersAndWhichOneAutoPicks) {
         << all.out;
 }
 
+TEST(Doctor, KernelOptionOverridesTheProfilesKernels) {
+  auto kernels = find_kernels({});
+  ASSERT_FALSE(kernels.empty());
+  TempDir dir("labctl-e2e-doc");
+  auto p = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(p, R"({"kernels": "all"})").ok());
+  auto count = [](const std::string& out, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = 0; (at = out.find(what, at)) != std::string::npos; ++at)
+      ++n;
+    return n;
+  };
+  auto all = labctl({"--profile", p.string(), "doctor"});
+  EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
+  EXPECT_EQ(count(all.out, "ok       kernel   "), kernels.size()) << all.out;
+  // An image path or one release: that kernel alone.
+  for (const std::string& one : {kernels.front().image.string(), kernels.front().version}) {
+    auto r = labctl({"--profile", p.string(), "--kernel", one, "doctor"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(count(r.out, "ok       kernel   "), 1u) << one << "\n" << r.out;
+    EXPECT_NE(r.out.find("ok       kernel   " + kernels.front().image.string()), std::string::npos)
+        << r.out;
+  }
+  auto bad = labctl({"--profile", p.string(), "--kernel", "6.1.0-57-amd64,,x", "doctor"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("--kernel 6.1.0-57-amd64,,x: expected all, auto, a kernel image, or "
+                         "releases separated by commas"),
+            std::string::npos)
+      << bad.err;
+}
+
 TEST(Doctor, MissingKernelIsEnvironmentErrorWithTheFix) {
   TempDir dir("labctl-e2e-doc");
   auto p = dir.path() / "p.json";

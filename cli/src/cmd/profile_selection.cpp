@@ -45,6 +45,7 @@ Profile load_selected_profile(const GlobalOptions& global) {
     }
   } else if (!global.kernel.empty()) {
     // --kernel names an image; its headers come from the matching /lib/modules tree.
+    profile.kernels.clear(); // one kernel, whatever the profile's "kernels" says
     std::filesystem::path image = global.kernel;
     std::string name = image.filename().string();
     if (name.rfind("vmlinuz-", 0) == 0) {
