@@ -10,8 +10,12 @@
            (tests/kmod/pwd_include: every input kbuild recorded is re-hashed before the
            cached .ko is used), vs kbuild's own no-op `make M=` in a built copy of the same
            folder. Target: the cached check stays near 15 ms and far below make's no-op.
+  matrix   scenarios/smoke.json on every kernel (`--kernel R1,R2`, the two oldest and newest
+           kernels doctor lists) vs on the newest alone, both at -j 1, warm caches,
+           interleaved. Target: two kernels cost <= 2.1 x one. Also each kernel's median boot
+           (QEMU start to READY) from the same two-kernel runs.
 
-Usage: bench/bench.py [--runs N] [boot] [steps] [parallel] [cached]   (build/cli/labctl must exist)
+Usage: bench/bench.py [--runs N] [boot] [steps] [parallel] [cached] [matrix]   (build/cli/labctl must exist)
 """
 import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -25,6 +29,12 @@ def newest_kernel():
     if not m:
         sys.exit("bench: labctl doctor found no kernel:\n" + out)
     return m.group(1)
+
+
+def kernel_releases():
+    """The releases doctor lists (every kernel with an image and headers), oldest first."""
+    out = subprocess.run([LABCTL, "doctor"], capture_output=True, text=True).stdout
+    return re.findall(r"release\s+(\S+?)(?: \(auto\))?: image", out)
 
 
 def article_initrd(tmp):
@@ -159,17 +169,42 @@ def bench_cached(runs, tmp):
     return med(cached)
 
 
+def bench_matrix(runs, tmp):
+    releases = kernel_releases()
+    if len(releases) < 2:
+        sys.exit(f"bench: matrix needs two kernels with headers, doctor lists {releases}")
+    pair = [releases[0], releases[-1]]
+    scenario = [os.path.join(ROOT, "scenarios/smoke.json")]
+    one_kernel = ["-j", "1", "--kernel", pair[1]]
+    two_kernels = ["-j", "1", "--kernel", ",".join(pair)]
+    run_labctl(scenario, f"{tmp}/mwarm", two_kernels)  # build each kernel's modules, initrds
+    one, two, boot = [], [], {r: [] for r in pair}
+    for i in range(runs):  # interleaved, so both see the same machine load
+        one.append(run_labctl(scenario, f"{tmp}/m1-{i}", one_kernel)[0])
+        wall, sc = run_labctl(scenario, f"{tmp}/m2-{i}", two_kernels)
+        two.append(wall)
+        for r in sc:
+            boot[r["kernel"]].append(dict(r["timeline"]).get("ready"))
+    ratio = med(two) / med(one)
+    print(f"matrix ({runs} runs each, scenarios/smoke.json, -j 1, TCG)")
+    print(f"  one kernel ({pair[1]}): median {med(one):.2f} s;"
+          f" two kernels: median {med(two):.2f} s; ratio {ratio:.2f} (target <= 2.10)")
+    print("  boot to READY, median over the two-kernel runs: " +
+          ", ".join(f"{r} {med(boot[r]):.2f} s" for r in pair))
+    return ratio
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("which", nargs="*", default=["boot", "steps", "parallel", "cached"])
+    ap.add_argument("which", nargs="*", default=["boot", "steps", "parallel", "cached", "matrix"])
     args = ap.parse_args()
     if not os.access(LABCTL, os.X_OK):
         sys.exit(f"bench: build labctl first ({LABCTL} missing): scripts/build.sh")
     with tempfile.TemporaryDirectory(prefix="labctl-bench.") as tmp:
         for which in args.which:
             {"boot": bench_boot, "steps": bench_steps, "parallel": bench_parallel,
-             "cached": bench_cached}[which](args.runs, tmp)
+             "cached": bench_cached, "matrix": bench_matrix}[which](args.runs, tmp)
 
 
 if __name__ == "__main__":

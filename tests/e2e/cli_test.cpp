@@ -1,5 +1,6 @@
 // The command line itself: help, version, exit codes for bad usage, doctor.
 #include "e2e_support.h"
+#include "host/kernel_locator.h"
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,62 @@ TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
     EXPECT_NE(r.out.find("tcg: /dev/kvm exists but the CPU has no vmx/svm flag"), std::string::npos)
         << r.out;
   }
+}
+
+TEST(Doctor, ListsEveryKernelWithHeadersAndWhichOneAutoPicks) {
+  auto kernels = find_kernels({});
+  ASSERT_FALSE(kernels.empty());
+  auto r = labctl({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& k : kernels) {
+    std::string line =
+        fmt::format("ok       release  {}{}: image {}, headers {}, ", k.version,
+                    &k == &kernels.back() ? " (auto)" : "", k.image.string(), k.build_dir.string());
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  // Debian's kernels carry the PVH note: each one's vmlinux extracts.
+  size_t pvh = 0;
+  for (size_t at = 0;
+       (at = r.out.find("vmlinux extracts (PVH fast path)", at)) != std::string::npos; ++at)
+    ++pvh;
+  EXPECT_EQ(pvh, kernels.size()) << r.out;
+  // --kernel all: the kernel and headers checks cover each of them.
+  auto all = labctl({"--kernel", "all", "doctor"});
+  EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
+  for (const auto& k : kernels)
+    EXPECT_NE(all.out.find("ok       headers  " + k.build_dir.string()), std::string::npos)
+        << all.out;
+}
+
+TEST(Doctor, KernelOptionOverridesTheProfilesKernels) {
+  auto kernels = find_kernels({});
+  ASSERT_FALSE(kernels.empty());
+  TempDir dir("labctl-e2e-doc");
+  auto p = dir.path() / "p.json";
+  ASSERT_TRUE(write_file_atomic(p, R"({"kernels": "all"})").ok());
+  auto count = [](const std::string& out, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = 0; (at = out.find(what, at)) != std::string::npos; ++at)
+      ++n;
+    return n;
+  };
+  auto all = labctl({"--profile", p.string(), "doctor"});
+  EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
+  EXPECT_EQ(count(all.out, "ok       kernel   "), kernels.size()) << all.out;
+  // An image path or one release: that kernel alone.
+  for (const std::string& one : {kernels.front().image.string(), kernels.front().version}) {
+    auto r = labctl({"--profile", p.string(), "--kernel", one, "doctor"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(count(r.out, "ok       kernel   "), 1u) << one << "\n" << r.out;
+    EXPECT_NE(r.out.find("ok       kernel   " + kernels.front().image.string()), std::string::npos)
+        << r.out;
+  }
+  auto bad = labctl({"--profile", p.string(), "--kernel", "6.1.0-57-amd64,,x", "doctor"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("--kernel 6.1.0-57-amd64,,x: expected all, auto, a kernel image, or "
+                         "releases separated by commas"),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST(Doctor, MissingKernelIsEnvironmentErrorWithTheFix) {

@@ -58,7 +58,9 @@ int run_app(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
   app.add_option("--profile", global.profile, "Lab profile: a name in configs/ or a file")
       ->capture_default_str();
-  app.add_option("--kernel", global.kernel, "Boot this kernel image instead of the profile's");
+  app.add_option("--kernel", global.kernel,
+                 "Kernel(s): all, auto, releases R1,R2 (every scenario on each), or an image path; "
+                 "overrides the profile");
   app.fallthrough();
 
   auto* doctor = app.add_subcommand("doctor", "Check QEMU, kernel + headers, busybox, KVM; say "

@@ -1,6 +1,7 @@
 #include "cmd/commands.h"
 
 #include "run/doctor.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <fmt/color.h>
@@ -15,7 +16,7 @@ int command_doctor(const GlobalOptions& global) {
   Profile profile = load_selected_profile(global);
   bool color = use_color() && ::isatty(STDOUT_FILENO);
   bool all_ok = true;
-  for (const auto& check : run_doctor(profile)) {
+  for (const auto& check : run_doctor(profile, {}, cache_root())) {
     std::string status = check.ok ? "ok" : check.required ? "MISSING" : "missing";
     if (color)
       status = fmt::format(fg(check.ok ? fmt::color::green : fmt::color::red), "{}", status);

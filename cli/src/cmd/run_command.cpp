@@ -2,6 +2,7 @@
 
 #include "config/scenario.h"
 #include "judge/trace_check.h"
+#include "run/lab_setup.h"
 #include "run/report.h"
 #include "run/scenario_pool.h"
 #include "run/scenario_runner.h"
@@ -63,18 +64,43 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
     return command_trace_help(global);
   // Everything is validated before anything boots.
   auto files = expand_scenario_args(options.scenarios).take();
+  std::optional<Shard> shard;
   if (!options.shard.empty())
-    files = select_shard(files, parse_shard(options.shard).take());
-  std::vector<Scenario> scenarios;
+    shard = parse_shard(options.shard).take();
+  std::vector<Scenario> loaded;
   for (const auto& f : files)
-    scenarios.push_back(load_scenario(f).take());
+    loaded.push_back(load_scenario(f).take());
   if (options.jobs < 0)
     throw FatalError(bad_input(
         fmt::format("--jobs {}: must be 0 (one VM per CPU, the default) or more", options.jobs)));
 
   Profile profile = load_selected_profile(global);
-  check_trace_patterns(profile.qemu, scenarios, options.trace).take();
-  LabSetup lab = prepare_lab(profile).take();
+  check_trace_patterns(profile.qemu, loaded, options.trace).take();
+  // One LabSetup per kernel; every (scenario, kernel) pair is one result.
+  std::vector<LabSetup> labs = prepare_labs(profile).take();
+  std::vector<std::string> releases;
+  for (const auto& lab : labs)
+    releases.push_back(lab.kernel.version);
+  std::vector<RunPair> pairs = expand_pairs(files, releases);
+  if (shard)
+    pairs = select_shard(pairs, *shard);
+  // The pool sees one Scenario per pair, named as its result is ("smoke@6.12.118+deb12-amd64"
+  // when there are several kernels).
+  std::vector<Scenario> scenarios;
+  for (const auto& pair : pairs) {
+    scenarios.push_back(loaded[pair.scenario]);
+    if (labs.size() > 1)
+      scenarios.back().name += "@" + releases[pair.kernel];
+  }
+  // Artifacts: <root>/<name> (<name>-<n> when two files share a name), with "@<release>"
+  // after it when there are several kernels.
+  auto artifacts_name = [&](const RunPair& pair) {
+    const Scenario& s = loaded[pair.scenario];
+    bool shared = std::count_if(loaded.begin(), loaded.end(),
+                                [&](const Scenario& o) { return o.name == s.name; }) > 1;
+    std::string name = shared ? fmt::format("{}-{}", s.name, pair.scenario + 1) : s.name;
+    return labs.size() > 1 ? name + "@" + releases[pair.kernel] : name;
+  };
 
   fs::path root =
       options.artifacts.empty() ? default_artifacts_root() : fs::path(options.artifacts);
@@ -101,13 +127,10 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
 
   auto run_one = [&](size_t i) {
     const Scenario& s = scenarios[i];
+    const LabSetup& lab = labs[pairs[i].kernel];
     ScenarioRunOptions run_options;
-    run_options.artifacts =
-        root / (scenarios.size() > 1 &&
-                        std::count_if(scenarios.begin(), scenarios.end(),
-                                      [&](const Scenario& o) { return o.name == s.name; }) > 1
-                    ? fmt::format("{}-{}", s.name, i + 1)
-                    : s.name);
+    run_options.skip_reason = skip_reason(s, lab.kernel.version);
+    run_options.artifacts = root / artifacts_name(pairs[i]);
     run_options.gdb = options.gdb || options.gdb_wait;
     run_options.gdb_wait = options.gdb_wait;
     run_options.trace = options.trace;
@@ -117,6 +140,7 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
     };
     return run_scenario(s, lab, run_options);
   };
+  auto group = [&](size_t i) { return pairs[i].scenario; };
   auto on_done = [&](size_t, const ScenarioReport& report) {
     {
       std::lock_guard lock(progress.mutex());
@@ -129,13 +153,16 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
     }
     return passing(report.verdict) || options.keep_going;
   };
-  auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done);
+  auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done, group);
   progress.clear();
 
   std::vector<ScenarioReport> done;
-  for (auto& report : reports)
-    if (report)
-      done.push_back(std::move(*report));
+  for (size_t i = 0; i < reports.size(); ++i)
+    if (reports[i]) {
+      done.push_back(std::move(*reports[i]));
+      if (done.back().kernel.empty()) // an error report of the pool
+        done.back().kernel = labs[pairs[i].kernel].kernel.version;
+    }
   auto count = [&](Verdict v) {
     return std::count_if(done.begin(), done.end(), [&](auto& r) { return r.verdict == v; });
   };

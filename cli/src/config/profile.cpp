@@ -5,6 +5,7 @@
 #include "util/json_document.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -50,6 +51,26 @@ void read_kernel(JsonObjectReader& top, Profile& profile) {
   profile.kernel_build = relative_to(profile.file, *build);
   if (modules)
     profile.modules_dir = relative_to(profile.file, *modules);
+}
+
+void read_kernels(JsonObjectReader& top, Profile& profile) {
+  const Json* kernels = top.value("kernels");
+  if (!kernels)
+    return;
+  if (top.value("kernel"))
+    top.fail("kernels", "give either \"kernel\" (one) or \"kernels\" (several), not both");
+  if (kernels->is_string() && kernels->get<std::string>() == "all") {
+    profile.kernels = {"all"};
+    return;
+  }
+  if (!kernels->is_array() || kernels->empty() ||
+      !std::all_of(kernels->begin(), kernels->end(),
+                   [](const Json& k) { return k.is_string() && !k.get<std::string>().empty(); }))
+    top.fail("kernels", "expected \"all\" or a non-empty array of kernel releases (\"auto\" "
+                        "for the newest)");
+  profile.kernels = kernels->get<std::vector<std::string>>();
+  if (std::find(profile.kernels.begin(), profile.kernels.end(), "all") != profile.kernels.end())
+    top.fail("kernels", "\"all\" stands alone, not in a list");
 }
 
 void check_choice(JsonObjectReader& r, const std::string& key, const std::string& value,
@@ -113,6 +134,7 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
   try {
     JsonObjectReader r(*doc, JsonPointer());
     read_kernel(r, p);
+    read_kernels(r, p);
     if (auto v = r.string("accel")) {
       p.accel = *v;
       check_choice(r, "accel", p.accel, {"auto", "kvm", "tcg"});
@@ -174,6 +196,14 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
 }
 
 Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots) {
+  if (!profile.kernels.empty()) {
+    if (profile.kernels.size() != 1 || profile.kernels.front() == "all")
+      return bad_input(fmt::format("{}: this command uses one kernel, not several (\"kernels\" "
+                                   "or --kernel names {})",
+                                   profile.file.string(), fmt::join(profile.kernels, ",")));
+    const std::string& release = profile.kernels.front();
+    return release == "auto" ? find_newest_kernel(roots) : kernel_for_version(release, roots);
+  }
   if (profile.kernel_auto)
     return find_newest_kernel(roots);
   if (!profile.kernel_version.empty())
@@ -196,6 +226,34 @@ Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots) 
     std::getline(in, k.version);
   }
   return k;
+}
+
+Result<std::vector<Kernel>> resolve_kernels(const Profile& profile, const KernelRoots& roots) {
+  std::vector<Kernel> out;
+  if (profile.kernels.empty()) {
+    auto k = resolve_kernel(profile, roots);
+    if (!k)
+      return k.error();
+    out.push_back(*k);
+    return out;
+  }
+  if (profile.kernels == std::vector<std::string>{"all"}) {
+    out = find_kernels(roots);
+    if (out.empty()) {
+      auto none = find_newest_kernel(roots); // says what was found and what to install
+      return none ? environment_error("no kernel with headers found") : none.error();
+    }
+    return out;
+  }
+  for (const auto& release : profile.kernels) {
+    auto k = release == "auto" ? find_newest_kernel(roots) : kernel_for_version(release, roots);
+    if (!k)
+      return k.error();
+    if (std::none_of(out.begin(), out.end(),
+                     [&](const Kernel& have) { return have.version == k->version; }))
+      out.push_back(*k);
+  }
+  return out;
 }
 
 } // namespace labctl

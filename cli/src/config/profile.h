@@ -23,6 +23,9 @@ struct Profile {
   std::filesystem::path kernel_image;
   std::filesystem::path kernel_build;
   std::filesystem::path modules_dir; // /lib/modules/V (JSON "kernel": {"modules": ...})
+  // A run over several kernels ("kernels": "all" or a list of releases, "auto" among them
+  // for the newest): every scenario runs on each. Empty: the one `kernel` above.
+  std::vector<std::string> kernels;
 
   std::string accel = "auto"; // auto | kvm | tcg
   std::string memory = "256M";
@@ -58,5 +61,9 @@ std::filesystem::path profile_path(const std::string& name_or_file,
 
 // The kernel a profile names, checked to exist (environment error otherwise).
 Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots = {});
+
+// The kernels a run uses: `kernels` when set ("all": every kernel with headers, oldest
+// first; else each release in order, duplicates dropped), else the one resolve_kernel gives.
+Result<std::vector<Kernel>> resolve_kernels(const Profile& profile, const KernelRoots& roots = {});
 
 } // namespace labctl

@@ -374,7 +374,32 @@ void read_expect(JsonObjectReader& r, Scenario& s) {
   e.finish();
 }
 
+void read_kernels(JsonObjectReader& r, Scenario& s) {
+  const Json* v = r.value("kernels");
+  if (!v)
+    return;
+  util::Result<KernelFilter> filter = util::Failure{};
+  if (v->is_string())
+    filter = KernelFilter::constraints(v->get<std::string>());
+  else if (v->is_array() &&
+           std::all_of(v->begin(), v->end(), [](const Json& k) { return k.is_string(); }))
+    filter = KernelFilter::releases(v->get<std::vector<std::string>>());
+  else
+    r.fail("kernels", fmt::format("expected a version constraint such as \">=6.4\" or an array "
+                                  "of kernel releases, got {}",
+                                  json_type_name(*v)));
+  if (!filter)
+    r.fail("kernels", filter.error().message);
+  s.kernels = *filter;
+}
+
 } // namespace
+
+std::string skip_reason(const Scenario& scenario, const std::string& release) {
+  if (!scenario.kernels || scenario.kernels->applies_to(release))
+    return "";
+  return fmt::format("kernels {} excludes {}", scenario.kernels->describe(), release);
+}
 
 Result<Scenario> load_scenario(const fs::path& file) {
   auto text = read_file(file);
@@ -417,6 +442,7 @@ Result<Scenario> parse_scenario(const std::string& text, const fs::path& file) {
       s.trace_lines.push_back(doc->line_of(at));
     });
     read_expect(r, s);
+    read_kernels(r, s);
     r.finish();
   } catch (const JsonInvalid& e) {
     return bad_input(e.what());

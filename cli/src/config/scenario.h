@@ -2,6 +2,7 @@
 
 #include "config/scenario_module.h"
 #include "core/error.h"
+#include "host/kernel_locator.h"
 #include "image/guest_image.h"
 
 #include <filesystem>
@@ -69,7 +70,14 @@ struct Scenario {
   Expect expect;
   std::vector<std::string> trace; // QEMU trace event patterns enabled for this scenario
   std::vector<int> trace_lines;   // where each of them is in the file, for messages
+  // The kernels it applies to ("kernels": ">=6.4" or a list); unset: every kernel. A run's
+  // other kernels report it skipped, with skip_reason's words.
+  std::optional<KernelFilter> kernels;
 };
+
+// Why `scenario` does not apply to kernel `release` ("kernels '>=6.4' excludes
+// 6.1.0-57-amd64"); empty when it applies.
+std::string skip_reason(const Scenario& scenario, const std::string& release);
 
 // Load and validate a scenario; bad input says "file:line: key 'x': problem".
 Result<Scenario> load_scenario(const std::filesystem::path& file);

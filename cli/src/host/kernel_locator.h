@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace labctl {
 
@@ -26,10 +27,41 @@ struct KernelRoots {
 // none qualifies, saying what was found and what to install.
 Result<Kernel> find_newest_kernel(const KernelRoots& roots);
 
+// Every /boot/vmlinuz-V that has /lib/modules/V/build, oldest first (compare_kernel_versions);
+// empty when none does.
+std::vector<Kernel> find_kernels(const KernelRoots& roots);
+
 // The kernel for version V under `roots`, checked to exist.
 Result<Kernel> kernel_for_version(const std::string& version, const KernelRoots& roots);
 
 // Compare kernel release strings the way dpkg orders versions (6.10 > 6.9, 6.1.0-56 > 6.1.0-9).
 int compare_kernel_versions(const std::string& a, const std::string& b);
+
+// Which kernels a scenario applies to (its "kernels" key): either version constraints
+// (">=6.4", "<6.4", ">=5.15,<6.4": every one must hold) or a list of releases and release
+// prefixes ("6.1" matches 6.1.0-57-amd64 but not 6.12.118+deb12-amd64).
+class KernelFilter {
+public:
+  // "OP VERSION[,OP VERSION...]", OP one of >= > <= < == !=. A VERSION of numbers only
+  // ("6.4") is compared with as many numbers of the release ("6.12.118+deb12-amd64" is 6.12
+  // against "6.4"), so "<=6.12" holds for every 6.12 kernel; any other VERSION is compared
+  // with the whole release. The error is the problem alone, for the caller to place.
+  static util::Result<KernelFilter> constraints(const std::string& text);
+  // Releases or prefixes; an empty one is an error.
+  static util::Result<KernelFilter> releases(const std::vector<std::string>& list);
+
+  bool applies_to(const std::string& release) const;
+  // How the scenario wrote it: "'>=6.4'" or "[6.1, 6.12.118+deb12-amd64]".
+  std::string describe() const;
+
+private:
+  struct Constraint {
+    std::string op;
+    std::string version;
+  };
+  std::vector<Constraint> m_constraints;
+  std::vector<std::string> m_releases;
+  std::string m_text;
+};
 
 } // namespace labctl

@@ -1,6 +1,7 @@
 #include "run/doctor.h"
 
 #include "host/accel.h"
+#include "host/vmlinux_extractor.h"
 #include "util/fs.h"
 #include "util/process.h"
 
@@ -58,18 +59,38 @@ DoctorCheck program_check(const std::string& name, const std::string& program,
 
 } // namespace
 
-std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& roots) {
+std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& roots,
+                                    const fs::path& cache) {
   std::vector<DoctorCheck> checks;
   checks.push_back(program_check("qemu", profile.qemu, "qemu-system-x86", true, true));
 
-  auto kernel = resolve_kernel(profile, roots);
-  if (kernel) {
-    checks.push_back({"kernel", true, true, kernel->image.string(), ""});
-    checks.push_back({"headers", true, true, kernel->build_dir.string(), ""});
+  auto kernels = resolve_kernels(profile, roots);
+  if (kernels) {
+    for (const auto& kernel : *kernels) {
+      checks.push_back({"kernel", true, true, kernel.image.string(), ""});
+      checks.push_back({"headers", true, true, kernel.build_dir.string(), ""});
+    }
   } else {
-    bool headers = kernel.error().message.find("headers") != std::string::npos;
-    checks.push_back({headers ? "headers" : "kernel", false, true, kernel.error().message,
+    bool headers = kernels.error().message.find("headers") != std::string::npos;
+    checks.push_back({headers ? "headers" : "kernel", false, true, kernels.error().message,
                       "apt-get install linux-image-amd64 linux-headers-amd64"});
+  }
+  // Every kernel a run could use (--kernel all), and the one "auto" picks.
+  auto newest = find_newest_kernel(roots);
+  for (const auto& kernel : find_kernels(roots)) {
+    std::string boot;
+    if (!cache.empty()) {
+      std::string why_not;
+      auto booted = bootable_kernel(kernel.image, cache, &why_not);
+      boot = booted == kernel.image ? "bzImage only (" + why_not + ")"
+                                    : "vmlinux extracts (PVH fast path)";
+    }
+    bool is_auto = newest && newest->version == kernel.version;
+    checks.push_back({"release", true, false,
+                      fmt::format("{}{}: image {}, headers {}{}", kernel.version,
+                                  is_auto ? " (auto)" : "", kernel.image.string(),
+                                  kernel.build_dir.string(), boot.empty() ? "" : ", " + boot),
+                      ""});
   }
 
   DoctorCheck busybox{"busybox", false, true, "", "apt-get install busybox-static"};

@@ -16,8 +16,12 @@ struct DoctorCheck {
   std::string fix;    // the command that fixes it, when it is missing
 };
 
-// Check everything `labctl run` needs for this profile.
-std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& roots = {});
+// Check everything `labctl run` needs for this profile: its kernel(s), then one "release"
+// line per kernel that has an image and headers (the one "auto" picks marked), saying
+// whether its vmlinux extracts for the PVH path (extracted into `cache`'s vmlinux cache;
+// an empty `cache` leaves that out).
+std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& roots = {},
+                                    const std::filesystem::path& cache = {});
 
 // True when the file is an ELF executable without a program interpreter (statically linked).
 bool is_static_elf(const std::filesystem::path& path);

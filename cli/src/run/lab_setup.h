@@ -25,4 +25,9 @@ struct LabSetup {
 // (no QEMU, kernel, headers, busybox, or demanded KVM unusable) are exit code 3.
 Result<LabSetup> prepare_lab(const Profile& profile);
 
+// The same for every kernel of a run (resolve_kernels): one LabSetup per kernel, in its
+// order, each with its own boot image (extracted and cached per kernel); QEMU, busybox and
+// the accelerator are checked and probed once and shared.
+Result<std::vector<LabSetup>> prepare_labs(const Profile& profile);
+
 } // namespace labctl

@@ -29,19 +29,35 @@ ScenarioReport error_report(const Scenario& scenario, ExitCode code, std::string
 std::vector<std::optional<ScenarioReport>>
 run_scenario_pool(const std::vector<Scenario>& scenarios, unsigned jobs,
                   const std::function<ScenarioReport(size_t)>& run_one,
-                  const std::function<bool(size_t, const ScenarioReport&)>& on_done) {
+                  const std::function<bool(size_t, const ScenarioReport&)>& on_done,
+                  const std::function<size_t(size_t)>& group) {
+  auto group_of = [&](size_t i) { return group ? group(i) : i; };
   // Each worker writes only its own scenarios' slots; std::optional, unlike the bits of a
   // std::vector<bool>, shares no memory word with its neighbours.
   std::vector<std::optional<ScenarioReport>> reports(scenarios.size());
-  std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex done_mutex;
+  std::mutex next_mutex;
+  size_t next_index = 0;
+  std::optional<size_t> last_group; // of the last entry handed out
+
+  // The next entry to run, or none.
+  auto take = [&]() -> std::optional<size_t> {
+    std::lock_guard lock(next_mutex);
+    if (next_index >= scenarios.size() || interrupted())
+      return std::nullopt;
+    if (stop && (!last_group || group_of(next_index) != *last_group))
+      return std::nullopt;
+    last_group = group_of(next_index);
+    return next_index++;
+  };
 
   auto worker = [&] {
     for (;;) {
-      size_t i = next++;
-      if (i >= scenarios.size() || stop || interrupted())
+      auto taken = take();
+      if (!taken)
         return;
+      size_t i = *taken;
       ScenarioReport report;
       try {
         report = run_one(i);

@@ -16,10 +16,13 @@ namespace labctl {
 // exception escaping `run_one` becomes an "error" report for that scenario (the
 // FatalError's exit code, else 3 with the exception's text) instead of std::terminate.
 // No new scenario starts once a signal arrived. The result has one entry per scenario,
-// empty for those that never started.
+// empty for those that never started. `group(i)` (non-decreasing in i; default: i itself)
+// ties entries together: after on_done said stop, the entries of a group that already
+// started still run (the other kernels of a scenario that failed on one), no others.
 std::vector<std::optional<ScenarioReport>>
 run_scenario_pool(const std::vector<Scenario>& scenarios, unsigned jobs,
                   const std::function<ScenarioReport(size_t)>& run_one,
-                  const std::function<bool(size_t, const ScenarioReport&)>& on_done);
+                  const std::function<bool(size_t, const ScenarioReport&)>& on_done,
+                  const std::function<size_t(size_t)>& group = {});
 
 } // namespace labctl

@@ -64,6 +64,13 @@ public:
     auto started = Clock::now();
     m_deadline =
         started + (m_options.gdb ? k_gdb_no_deadline : std::chrono::seconds(m_scenario.timeout));
+    if (!m_options.skip_reason.empty()) {
+      m_report.artifacts.clear();
+      m_seen.skip_reason = m_options.skip_reason;
+      m_seen.interrupted = interrupted();
+      report(judge(m_scenario, m_seen));
+      return m_report;
+    }
     // A folder this run created itself: nothing stale (an old faults.txt beside a pass) and
     // no planted symlink for QEMU to follow when it opens debugcon.txt or trace.log.
     if (auto fresh = m_artifacts.create(); !fresh) {

@@ -23,14 +23,40 @@ Result<Shard> parse_shard(const std::string& text) {
   return s;
 }
 
+namespace {
+
+bool in_shard(const std::string& key, Shard shard) {
+  return XXH3_64bits(key.data(), key.size()) % shard.count == shard.index - 1;
+}
+
+} // namespace
+
 std::vector<std::filesystem::path> select_shard(const std::vector<std::filesystem::path>& files,
                                                 Shard shard) {
   std::vector<std::filesystem::path> out;
-  for (const auto& f : files) {
-    std::string name = f.filename().string();
-    if (XXH3_64bits(name.data(), name.size()) % shard.count == shard.index - 1)
+  for (const auto& f : files)
+    if (in_shard(f.filename().string(), shard))
       out.push_back(f);
-  }
+  return out;
+}
+
+std::vector<RunPair> expand_pairs(const std::vector<std::filesystem::path>& files,
+                                  const std::vector<std::string>& releases) {
+  std::vector<RunPair> out;
+  for (size_t s = 0; s < files.size(); ++s)
+    for (size_t k = 0; k < releases.size(); ++k)
+      out.push_back({s, k,
+                     releases.size() > 1
+                         ? fmt::format("{}@{}", files[s].filename().string(), releases[k])
+                         : files[s].filename().string()});
+  return out;
+}
+
+std::vector<RunPair> select_shard(const std::vector<RunPair>& pairs, Shard shard) {
+  std::vector<RunPair> out;
+  for (const auto& p : pairs)
+    if (in_shard(p.key, shard))
+      out.push_back(p);
   return out;
 }
 

@@ -131,6 +131,61 @@ TEST(Profile, ExplicitKernelThatDoesNotExistIsEnvironmentError) {
   EXPECT_NE(k.error().message.find("/nope/bzImage"), std::string::npos);
 }
 
+TEST(Profile, KernelsIsAllOrAListOfReleases) {
+  auto all = parse_profile(R"({"kernels": "all"})", "p.json");
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(all->kernels, std::vector<std::string>{"all"});
+  auto list = parse_profile(R"({"kernels": ["6.1.0-57-amd64", "auto"]})", "p.json");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_EQ(list->kernels, (std::vector<std::string>{"6.1.0-57-amd64", "auto"}));
+  for (auto bad :
+       {R"({"kernels": []})", R"({"kernels": "6.1.0-57-amd64"})", R"({"kernels": ["all", "6.1"]})",
+        R"({"kernels": [""]})", R"({"kernel": "auto", "kernels": "all"})"}) {
+    auto p = parse_profile(bad, "p.json");
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.error().code, ExitCode::bad_input);
+    EXPECT_NE(p.error().message.find("p.json:1: key 'kernels'"), std::string::npos)
+        << p.error().message;
+  }
+}
+
+TEST(Profile, KernelsResolveInOrderAllOldestFirst) {
+  test::ScratchDir host;
+  for (auto v : {"6.12.118+deb12-amd64", "6.1.0-57-amd64"}) {
+    host.write(std::string("boot/vmlinuz-") + v, "bzImage");
+    host.mkdir(std::string("lib/modules/") + v + "/build");
+  }
+  KernelRoots roots{host.path() / "boot", host.path() / "lib/modules"};
+  auto releases = [&](const std::string& json) {
+    std::vector<std::string> out;
+    auto p = parse_profile(json, "p.json");
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    auto kernels = resolve_kernels(*p, roots);
+    EXPECT_TRUE(kernels.ok()) << kernels.error().message;
+    if (kernels)
+      for (const auto& k : *kernels)
+        out.push_back(k.version);
+    return out;
+  };
+  EXPECT_EQ(releases(R"({"kernels": "all"})"),
+            (std::vector<std::string>{"6.1.0-57-amd64", "6.12.118+deb12-amd64"}));
+  EXPECT_EQ(releases(R"({"kernels": ["6.12.118+deb12-amd64", "6.1.0-57-amd64", "auto"]})"),
+            (std::vector<std::string>{"6.12.118+deb12-amd64", "6.1.0-57-amd64"}));
+  EXPECT_EQ(releases("{}"), std::vector<std::string>{"6.12.118+deb12-amd64"});
+  auto missing = parse_profile(R"({"kernels": ["6.1.0-57-amd64", "9.9.9"]})", "p.json");
+  ASSERT_TRUE(missing.ok());
+  auto k = resolve_kernels(*missing, roots);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.error().code, ExitCode::environment);
+  EXPECT_NE(k.error().message.find("linux-image-9.9.9"), std::string::npos);
+  // A command that boots one kernel says so when given several.
+  auto several = parse_profile(R"({"kernels": "all"})", "p.json");
+  ASSERT_TRUE(several.ok());
+  auto one = resolve_kernel(*several, roots);
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(one.error().code, ExitCode::bad_input);
+}
+
 TEST(Profile, NamesResolveInConfigsDir) {
   EXPECT_EQ(profile_path("default", "/c"), "/c/default.json");
   EXPECT_EQ(profile_path("./mine.json", "/c"), "./mine.json");

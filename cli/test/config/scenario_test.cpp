@@ -167,10 +167,35 @@ TEST_F(ScenarioLoad, WarningsIsShowOrError) {
                "key 'warnings': 'werror' is not \"show\" or \"error\"");
 }
 
+TEST_F(ScenarioLoad, KernelsRestrictsWhereItApplies) {
+  auto s = load(R"({"kernels": ">=6.4"})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(skip_reason(*s, "6.1.0-57-amd64"), "kernels '>=6.4' excludes 6.1.0-57-amd64");
+  EXPECT_EQ(skip_reason(*s, "6.12.118+deb12-amd64"), "");
+  auto list = load(R"({"kernels": ["6.1"]})");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_EQ(skip_reason(*list, "6.12.118+deb12-amd64"),
+            "kernels [6.1] excludes 6.12.118+deb12-amd64");
+  EXPECT_EQ(skip_reason(*list, "6.1.0-57-amd64"), "");
+  auto any = load("{}");
+  ASSERT_TRUE(any.ok());
+  EXPECT_EQ(skip_reason(*any, "6.1.0-57-amd64"), "");
+}
+
+TEST_F(ScenarioLoad, BadKernelsIsBadInputAtItsLine) {
+  expect_error_containing("{\n  \"kernels\": \"6.4\"\n}", 2,
+                          "key 'kernels': '6.4' is not a version constraint");
+  expect_error_containing("{\n\n  \"kernels\": \">=6.4,<\"\n}", 3,
+                          "key 'kernels': '<' is not a version constraint");
+  expect_error_containing("{\n  \"kernels\": []\n}", 2, "key 'kernels': an empty list");
+  expect_error_containing("{\n  \"kernels\": 6\n}", 2, "key 'kernels': expected a version");
+  expect_error_containing("{\n  \"kernels\": [6]\n}", 2, "key 'kernels': expected a version");
+}
+
 TEST_F(ScenarioLoad, UnknownTopLevelKey) {
   expect_error_containing("{\n  \"timeout\": 5,\n  \"stpes\": []\n}\n", 3,
                           "key 'stpes': unknown key (known keys: version, description, modules, "
-                          "files, timeout, warnings, steps, trace, expect)");
+                          "files, timeout, warnings, steps, trace, expect, kernels)");
 }
 
 TEST_F(ScenarioLoad, UnknownStepKey) {

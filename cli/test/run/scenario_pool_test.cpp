@@ -94,5 +94,18 @@ TEST(ScenarioPool, NoScenarioStartsAfterOnDoneSaysStop) {
     EXPECT_FALSE(reports[i]) << i;
 }
 
+TEST(ScenarioPool, AfterStopTheStartedGroupStillRunsNoOther) {
+  // Three scenarios on two kernels each: entries 0..5, groups 0 0 1 1 2 2.
+  auto list = scenarios(6);
+  auto reports = run_scenario_pool(
+      list, 1, [&](size_t i) { return passed(list[i]); },
+      [](size_t i, const ScenarioReport&) { return i != 2; }, // fails on the first kernel
+      [](size_t i) { return i / 2; });
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_TRUE(reports[i]) << i << ": its group started before the stop";
+  EXPECT_FALSE(reports[4]);
+  EXPECT_FALSE(reports[5]);
+}
+
 } // namespace
 } // namespace labctl
