@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 namespace labctl::e2e {
@@ -298,6 +299,23 @@ TEST_F(DkmsVm, DmWriteboostBootsOn61AfterTheKernelsDmMod) {
   auto report = Json::parse(*read_file(json));
   EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["package"], "dm-writeboost");
   EXPECT_EQ(report["scenarios"][0]["dkms_packages"][0]["version"], "2.2.17");
+}
+
+TEST_F(DkmsVm, KernelMatrixSkipsTheExcludedKernelAndRunsTheOther) {
+  fs::path s = write_scenario(scratch.path(), "pair", source_dir() / "tests/kmod/dkms_pair",
+                              R"([{"run": "grep -c '^dkms_beta ' /proc/modules", "stdout": "1"}])");
+  fs::path json = scratch.path() / "report.json";
+  auto r = labctl({"run", "--kernel", "all", "--artifacts", (scratch.path() / "art").string(),
+                   "--json", json.string(), s.string()},
+                  env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(report_schema_problems(json), "");
+  auto report = Json::parse(*read_file(json));
+  std::map<std::string, std::string> verdicts;
+  for (const auto& scenario : report["scenarios"])
+    verdicts[scenario["kernel"].get<std::string>()] = scenario["verdict"].get<std::string>();
+  EXPECT_EQ(verdicts[k_old], "skipped") << r.out;
+  EXPECT_EQ(verdicts[k_new], "passed") << r.out;
 }
 
 } // namespace
