@@ -96,13 +96,29 @@ TEST_F(Run, MissingKernelIsEnvironmentError) {
 TEST_F(Run, ProfileKernelModulesAreLoadedWithTheirDependencies) {
   TempDir dir("labctl-e2e-prof");
   auto profile = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["dm_bufio"]})").ok());
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["vfat"]})").ok());
   auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
                    "tests/scenarios/kernel-modules.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto listing = read_file(artifacts.path() / "kernel-modules" / "initrd.txt");
   ASSERT_TRUE(listing.ok());
-  EXPECT_NE(listing->find("/lib/modules/kernel/dm_mod.ko"), std::string::npos) << *listing;
+  EXPECT_NE(listing->find("/kernel/fs/fat/fat.ko\n"), std::string::npos) << *listing;
+}
+
+// A folder whose kdep_v4l2 depends on the kernel's videodev (which needs mc) and whose
+// kdep_user, first in modules.order, depends on kdep_v4l2: init loads mc, videodev, kdep_v4l2,
+// kdep_user, as modprobe would, with no kernel_modules in the profile; the kernel's modules sit
+// decompressed in /lib/modules/<release>/kernel/ with the guest's modules.dep naming them, so
+// a step's modprobe loads them all again.
+TEST_F(Run, AModuleDependingOnTheKernelsModulesLoadsThemFirst) {
+  auto r = run({"tests/scenarios/kernel-dep.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  kernel-dep"), std::string::npos) << r.out;
+  auto listing = read_file(artifacts.path() / "kernel-dep" / "initrd.txt");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_NE(listing->find("/kernel/drivers/media/v4l2-core/videodev.ko\n"), std::string::npos)
+      << *listing;
+  EXPECT_NE(listing->find("/kernel/drivers/media/mc/mc.ko\n"), std::string::npos) << *listing;
 }
 
 TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
@@ -128,7 +144,7 @@ TEST_F(Run, WarningsOfAPassingScenarioAreShownUnderItsLine) {
 TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   TempDir dir("labctl-e2e-libmod");
   auto profile = dir.path() / "p.json";
-  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["dm_bufio"]})").ok());
+  ASSERT_TRUE(write_file_atomic(profile, R"({"kernel_modules": ["vfat"]})").ok());
   auto r = labctl({"--profile", profile.string(), "run", "--artifacts", artifacts.path().string(),
                    "tests/scenarios/modules-dep.json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -141,7 +157,7 @@ TEST_F(Run, ModulesLiveInARealLibModulesAndInitrdPacksWhatRunBoots) {
   auto listing = read_file(artifacts.path() / "modules-dep" / "initrd.txt");
   ASSERT_TRUE(listing.ok());
   EXPECT_EQ(initrd.out, *listing);
-  EXPECT_NE(listing->find("/lib/modules/kernel/dm_mod.ko"), std::string::npos) << *listing;
+  EXPECT_NE(listing->find("/kernel/fs/fat/fat.ko\n"), std::string::npos) << *listing;
   auto cmdline = read_file(artifacts.path() / "modules-dep" / "qemu.cmdline");
   ASSERT_TRUE(cmdline.ok());
   auto at = cmdline->find("-initrd ");

@@ -50,12 +50,15 @@ bool is_at_or_below(std::string_view guest, const ReservedGuestPath& reserved) {
          guest.starts_with(reserved.path) && guest[reserved.path.size()] == '/';
 }
 
-// The modules.* files `depmod -b <staging> <release>` makes for `modules` installed under
-// extra/: file name -> content, so that the guest's modprobe and modinfo find them.
-Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& spec,
-                                                        const std::string& release) {
+// The modules.* files `depmod -b <staging> <release>` makes for the scenario's `modules`
+// installed under extra/ and the kernel's own modules (`kernel_bytes`, decompressed, one per
+// spec.kernel_modules) under their modules.dep paths: file name -> content, so that the
+// guest's modprobe and modinfo find them all.
+Result<std::map<std::string, std::string>>
+depmod_files(const GuestImageSpec& spec, const std::string& release,
+             const std::vector<std::string>& kernel_bytes) {
   std::map<std::string, std::string> made;
-  if (spec.modules.empty())
+  if (spec.modules.empty() && spec.kernel_modules.empty())
     return made;
   TempDir staging("labctl-depmod");
   fs::path tree = staging.path() / "lib/modules" / release;
@@ -69,6 +72,16 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
     if (ec)
       return environment_error(
           fmt::format("cannot copy {} for depmod: {}", m.ko.string(), ec.message()));
+  }
+  for (size_t i = 0; i < spec.kernel_modules.size(); ++i) {
+    fs::path to =
+        staging.path() / guest_kernel_module_path(release, spec.kernel_modules[i].path).substr(1);
+    fs::create_directories(to.parent_path(), ec);
+    if (ec)
+      return environment_error(
+          fmt::format("cannot create {}: {}", to.parent_path().string(), ec.message()));
+    if (auto s = write_file_atomic(to, kernel_bytes[i]); !s)
+      return environment_error(s.error().message);
   }
   fs::path depmod = spec.depmod;
   if (!depmod.has_parent_path()) {
@@ -114,6 +127,14 @@ Result<std::map<std::string, std::string>> depmod_files(const GuestImageSpec& sp
 }
 
 } // namespace
+
+std::string guest_kernel_module_path(const std::string& release, const std::string& path) {
+  std::string_view p = path;
+  for (std::string_view suffix : {".xz", ".zst", ".gz"})
+    if (p.ends_with(std::string(".ko") + std::string(suffix)))
+      p.remove_suffix(suffix.size());
+  return fmt::format("/lib/modules/{}/{}", release, p);
+}
 
 std::string guest_module_path(const std::string& release, const std::string& name) {
   return fmt::format("/lib/modules/{}/extra/{}.ko", release, name);
@@ -182,7 +203,8 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   const std::string release = spec.release.empty() ? "unknown" : spec.release;
   std::vector<GuestModule> guest_modules;
   for (const auto& m : spec.kernel_modules)
-    guest_modules.push_back({module_name(m), "/lib/modules/kernel/" + module_name(m) + ".ko", ""});
+    if (m.boot)
+      guest_modules.push_back({module_name(m.path), guest_kernel_module_path(release, m.path), ""});
   for (const auto& m : spec.modules)
     if (m.load)
       guest_modules.push_back({m.name, guest_module_path(release, m.name), m.params});
@@ -210,14 +232,22 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
     for (const auto& m : spec.modules)
       count(m.ko, "module " + m.ko.string());
     for (const auto& m : spec.kernel_modules)
-      count(spec.kernel_modules_dir / m, "kernel module " + m);
+      count(spec.kernel_modules_dir / m.path, "kernel module " + m.path);
     for (const auto& [guest, host] : spec.files)
       count(host, fmt::format("files entry '{}'", guest));
     if (std::string problem = initrd_fits_problem(total, spec.memory, largest); !problem.empty())
       return bad_input(problem);
   }
 
-  auto depmod = depmod_files(spec, release);
+  // The kernel's own modules may be compressed (.ko.xz); busybox insmod wants plain .ko.
+  std::vector<std::string> kernel_bytes;
+  for (const auto& m : spec.kernel_modules) {
+    auto bytes = load_module_file(spec.kernel_modules_dir / m.path);
+    if (!bytes)
+      return bytes.error();
+    kernel_bytes.push_back(std::move(*bytes));
+  }
+  auto depmod = depmod_files(spec, release, kernel_bytes);
   if (!depmod)
     return depmod.error();
 
@@ -244,14 +274,9 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
     check(writer.add_file_from_disk(guest_module_path(release, m.name), m.ko, 0644));
   for (const auto& [name, bytes] : *depmod)
     check(writer.add_file(modules_dir + "/" + name, bytes, 0644));
-  // The kernel's own modules may be compressed (.ko.xz); busybox insmod wants plain .ko.
-  for (const auto& m : spec.kernel_modules) {
-    auto bytes = load_module_file(spec.kernel_modules_dir / m);
-    if (!bytes)
-      return bytes.error();
-    check(
-        writer.add_file("/lib/modules/kernel/" + module_name(m) + ".ko", std::move(*bytes), 0644));
-  }
+  for (size_t i = 0; i < spec.kernel_modules.size(); ++i)
+    check(writer.add_file(guest_kernel_module_path(release, spec.kernel_modules[i].path),
+                          std::move(kernel_bytes[i]), 0644));
   // Scenario files keep their host permission bits (a script stays executable). Scenario
   // loading refused reserved paths already; this catches any other caller.
   for (const auto& [guest, host] : spec.files) {
@@ -275,8 +300,9 @@ Result<GuestImage> build_guest_image(const GuestImageSpec& spec, const fs::path&
   for (const auto& m : spec.modules)
     if (auto s = key.add_file(m.ko); !s)
       return s.error();
+  // The kernel modules' host files (compressed or not): a kernel update changes the key.
   for (const auto& m : spec.kernel_modules)
-    if (auto s = key.add_file(spec.kernel_modules_dir / m); !s)
+    if (auto s = key.add_file(spec.kernel_modules_dir / m.path); !s)
       return s.error();
   for (const auto& [guest, host] : spec.files)
     if (auto s = key.add_file(host); !s)

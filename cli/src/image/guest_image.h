@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "image/initrd_writer.h"
+#include "image/module_deps.h"
 
 #include <array>
 #include <cstdint>
@@ -23,6 +24,11 @@ struct GuestModuleFile {
   bool load = true; // false: shipped, for a step to modprobe
 };
 
+// Where the guest finds a kernel module that modules.dep spells `path`
+// ("kernel/drivers/media/mc/mc.ko.xz"): /lib/modules/<release>/kernel/drivers/media/mc/mc.ko,
+// decompressed, as modprobe finds it through the guest's modules.dep.
+std::string guest_kernel_module_path(const std::string& release, const std::string& path);
+
 // Where the guest finds a scenario module: /lib/modules/<release>/extra/<name>.ko, so that
 // modprobe and modinfo find it through the modules.dep depmod made for that folder.
 std::string guest_module_path(const std::string& release, const std::string& name);
@@ -38,8 +44,11 @@ struct GuestImageSpec {
   std::string release;
   std::filesystem::path depmod = "depmod"; // run on the host: depmod -b <staging> <release>
   std::map<std::string, std::filesystem::path> files; // guest path -> host file
-  std::vector<std::string> kernel_modules;            // relative paths from modules.dep, load order
-  std::filesystem::path kernel_modules_dir;           // /lib/modules/V
+  // The kernel's own modules, in load order (kernel_modules_for), installed decompressed as
+  // /lib/modules/<release>/<path, .ko> and in the guest's modules.dep; those with `boot`
+  // are insmod'ed before `modules`.
+  std::vector<KernelModuleFile> kernel_modules;
+  std::filesystem::path kernel_modules_dir; // /lib/modules/V on the host
   std::string compression = "gzip";
   // The profile's memory ("256M"); when set, an initrd that would not fit is refused
   // before anything is read (see initrd_fits_problem).

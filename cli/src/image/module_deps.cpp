@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,40 +47,6 @@ std::vector<std::string_view> split_words(std::string_view text) {
   return words;
 }
 
-// modules.dep: "path: dep dep …", one module per line, every module listed.
-struct DepFile {
-  std::unordered_map<std::string, std::vector<std::string>> deps_by_path;
-  std::unordered_map<std::string, std::string> path_by_name;
-};
-
-Result<DepFile> parse_modules_dep(const fs::path& file) {
-  auto text = read_file(file);
-  if (!text)
-    return environment_error(
-        fmt::format("cannot read the module list: {} (is the kernel's modules package installed?)",
-                    text.error().message));
-  DepFile dep;
-  std::string_view rest = *text;
-  for (size_t line_no = 1; !rest.empty(); ++line_no) {
-    size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos || line.front() == '#')
-      continue;
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0)
-      return environment_error(
-          fmt::format("{}:{}: expected \"path: dependencies\"", file.string(), line_no));
-    std::string path(line.substr(0, colon));
-    std::vector<std::string> deps;
-    for (auto word : split_words(line.substr(colon + 1)))
-      deps.emplace_back(word);
-    dep.path_by_name.emplace(module_name(path), path);
-    dep.deps_by_path[path] = std::move(deps);
-  }
-  return dep;
-}
-
 // Names of the modules compiled into the kernel; empty when modules.builtin is absent.
 std::unordered_set<std::string> read_builtin(const fs::path& file) {
   std::unordered_set<std::string> names;
@@ -96,6 +63,14 @@ std::unordered_set<std::string> read_builtin(const fs::path& file) {
   return names;
 }
 
+// Little-endian fields of an ELF64 file; the caller checked that they fit.
+uint64_t read_le(std::string_view bytes, size_t at, size_t size) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < size; ++i)
+    value |= uint64_t{static_cast<unsigned char>(bytes[at + i])} << (8 * i);
+  return value;
+}
+
 } // namespace
 
 std::string module_name(std::string_view path) {
@@ -103,15 +78,48 @@ std::string module_name(std::string_view path) {
   return normalized(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
-Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir,
-                                                     const std::vector<std::string>& names) {
-  fs::path dep_path = modules_dir / "modules.dep";
-  auto dep = parse_modules_dep(dep_path);
-  if (!dep)
-    return dep.error();
-  std::unordered_set<std::string> builtin;
-  bool builtin_read = false;
+// modules.dep: "path: dep dep …", one module per line, every module listed.
+Result<KernelModuleIndex> KernelModuleIndex::load(const fs::path& modules_dir) {
+  fs::path file = modules_dir / "modules.dep";
+  auto text = read_file(file);
+  if (!text)
+    return environment_error(
+        fmt::format("cannot read the module list: {} (is the kernel's modules package installed?)",
+                    text.error().message));
+  KernelModuleIndex index;
+  index.m_dir = modules_dir;
+  std::string_view rest = *text;
+  for (size_t line_no = 1; !rest.empty(); ++line_no) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos || line.front() == '#')
+      continue;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return environment_error(
+          fmt::format("{}:{}: expected \"path: dependencies\"", file.string(), line_no));
+    std::string path(line.substr(0, colon));
+    std::vector<std::string> deps;
+    for (auto word : split_words(line.substr(colon + 1)))
+      deps.emplace_back(word);
+    index.m_path_by_name.emplace(module_name(path), path);
+    index.m_deps_by_path[path] = std::move(deps);
+  }
+  index.m_builtin = read_builtin(modules_dir / "modules.builtin");
+  return index;
+}
 
+KernelModuleIndex::Provider KernelModuleIndex::find(std::string_view name) const {
+  std::string n = normalized(name);
+  if (m_path_by_name.contains(n))
+    return Provider::file;
+  return m_builtin.contains(n) ? Provider::builtin : Provider::none;
+}
+
+Result<std::vector<std::string>>
+KernelModuleIndex::resolve(const std::vector<std::string>& names) const {
+  fs::path dep_path = m_dir / "modules.dep";
   std::vector<std::string> order;
   enum class Mark { visiting, done };
   std::unordered_map<std::string, Mark> marks;
@@ -128,8 +136,8 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
       return environment_error(
           fmt::format("{}: dependency cycle {}{}", dep_path.string(), cycle, module_name(path)));
     }
-    auto deps = dep->deps_by_path.find(path);
-    if (deps == dep->deps_by_path.end())
+    auto deps = m_deps_by_path.find(path);
+    if (deps == m_deps_by_path.end())
       return environment_error(fmt::format("{}: {} needs {}, which has no entry", dep_path.string(),
                                            chain.back(), path));
     marks[path] = Mark::visiting;
@@ -147,13 +155,9 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
     std::string name = normalized(requested);
     if (name.empty() || name.find('/') != std::string::npos)
       return bad_input(fmt::format("invalid module name \"{}\"", requested));
-    auto found = dep->path_by_name.find(name);
-    if (found == dep->path_by_name.end()) {
-      if (!builtin_read) {
-        builtin = read_builtin(modules_dir / "modules.builtin");
-        builtin_read = true;
-      }
-      if (builtin.contains(name)) {
+    auto found = m_path_by_name.find(name);
+    if (found == m_path_by_name.end()) {
+      if (m_builtin.contains(name)) {
         spdlog::debug("module {} is built into the kernel: nothing to load", requested);
         continue;
       }
@@ -164,6 +168,151 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
       return ok.error();
   }
   return order;
+}
+
+Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir,
+                                                     const std::vector<std::string>& names) {
+  auto index = KernelModuleIndex::load(modules_dir);
+  if (!index)
+    return index.error();
+  return index->resolve(names);
+}
+
+Result<std::vector<std::string>> module_depends(std::string_view elf, const std::string& what) {
+  auto bad = [&](std::string_view why) {
+    return bad_input(fmt::format("{}: cannot read its .modinfo: {}", what, why));
+  };
+  // e_ident: magic, ELFCLASS64 (2), ELFDATA2LSB (1); the kernels labctl boots are x86-64.
+  if (elf.size() < 64 || elf.substr(0, 4) != "\x7f"
+                                             "ELF")
+    return bad("not an ELF file");
+  if (elf[4] != 2 || elf[5] != 1)
+    return bad("not a 64-bit little-endian ELF file");
+  uint64_t shoff = read_le(elf, 0x28, 8);
+  uint64_t shentsize = read_le(elf, 0x3a, 2);
+  uint64_t shnum = read_le(elf, 0x3c, 2);
+  uint64_t shstrndx = read_le(elf, 0x3e, 2);
+  if (shentsize < 64 || shnum == 0 || shstrndx >= shnum || shoff > elf.size() ||
+      (elf.size() - shoff) / shentsize < shnum)
+    return bad("its section table does not fit the file");
+  struct Section {
+    uint64_t name, offset, size;
+  };
+  auto section = [&](uint64_t i) {
+    size_t at = shoff + i * shentsize;
+    return Section{read_le(elf, at, 4), read_le(elf, at + 24, 8), read_le(elf, at + 32, 8)};
+  };
+  auto fits = [&](const Section& s) {
+    return s.offset <= elf.size() && s.size <= elf.size() - s.offset;
+  };
+  Section names = section(shstrndx);
+  if (!fits(names))
+    return bad("its section names do not fit the file");
+  std::string_view name_table = elf.substr(names.offset, names.size);
+  for (uint64_t i = 0; i < shnum; ++i) {
+    Section s = section(i);
+    if (s.name >= name_table.size())
+      continue;
+    std::string_view name = name_table.substr(s.name);
+    name = name.substr(0, name.find('\0'));
+    if (name != ".modinfo")
+      continue;
+    if (!fits(s))
+      return bad("the .modinfo section does not fit the file");
+    // "key=value\0" strings, NUL padding between them.
+    std::vector<std::string> depends;
+    std::string_view info = elf.substr(s.offset, s.size);
+    while (!info.empty()) {
+      size_t end = info.find('\0');
+      std::string_view entry = info.substr(0, end);
+      info = end == std::string_view::npos ? std::string_view() : info.substr(end + 1);
+      if (!entry.starts_with("depends="))
+        continue;
+      std::string_view list = entry.substr(8);
+      while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view one = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        if (!one.empty())
+          depends.push_back(normalized(one));
+      }
+    }
+    return depends;
+  }
+  return bad("it has no .modinfo section (is it a kernel module?)");
+}
+
+Result<std::vector<size_t>> dependency_order(const std::vector<ModuleDepends>& built) {
+  std::unordered_map<std::string, size_t> index_of;
+  for (size_t i = 0; i < built.size(); ++i)
+    index_of.emplace(built[i].name, i);
+  std::vector<size_t> order;
+  enum class Mark { none, visiting, done };
+  std::vector<Mark> marks(built.size(), Mark::none);
+  std::vector<size_t> chain;
+  std::function<Status(size_t)> visit = [&](size_t i) -> Status {
+    if (marks[i] == Mark::done)
+      return ok_status();
+    if (marks[i] == Mark::visiting) {
+      std::string cycle;
+      for (auto pos = std::find(chain.begin(), chain.end(), i); pos != chain.end(); ++pos)
+        cycle += built[*pos].name + " -> ";
+      return bad_input(fmt::format("the scenario's modules depend on each other in a cycle: {}{} "
+                                   "(the kernel cannot load them)",
+                                   cycle, built[i].name));
+    }
+    marks[i] = Mark::visiting;
+    chain.push_back(i);
+    for (const auto& dep : built[i].depends)
+      if (auto it = index_of.find(dep); it != index_of.end())
+        if (auto ok = visit(it->second); !ok)
+          return ok;
+    chain.pop_back();
+    marks[i] = Mark::done;
+    order.push_back(i);
+    return ok_status();
+  };
+  for (size_t i = 0; i < built.size(); ++i)
+    if (auto ok = visit(i); !ok)
+      return ok.error();
+  return order;
+}
+
+Result<std::vector<KernelModuleFile>>
+kernel_modules_for(const KernelModuleIndex& index, const std::vector<std::string>& profile_names,
+                   const std::vector<ModuleDepends>& built, const std::string& release) {
+  std::unordered_set<std::string> provided;
+  for (const auto& m : built)
+    provided.insert(m.name);
+  std::vector<std::string> boot_names = profile_names, shipped_names;
+  for (const auto& m : built)
+    for (const auto& dep : m.depends) {
+      if (provided.contains(dep))
+        continue;
+      if (index.find(dep) == KernelModuleIndex::Provider::none)
+        return bad_input(fmt::format(
+            "module {} (folder {}) depends on '{}' (its .modinfo depends), which kernel {} "
+            "has neither as a module ({}) nor built in; add the folder that builds '{}' to the "
+            "scenario's modules, or boot a kernel that has it",
+            m.ko.filename().string(), m.folder.string(), dep, release,
+            (index.dir() / "modules.dep").string(), dep));
+      (m.load ? boot_names : shipped_names).push_back(dep);
+    }
+  auto boot = index.resolve(boot_names);
+  if (!boot)
+    return boot.error();
+  std::vector<std::string> all_names = boot_names;
+  all_names.insert(all_names.end(), shipped_names.begin(), shipped_names.end());
+  auto all = index.resolve(all_names);
+  if (!all)
+    return all.error();
+  std::unordered_set<std::string> at_boot(boot->begin(), boot->end());
+  std::vector<KernelModuleFile> files;
+  for (auto& path : *all) {
+    bool at = at_boot.contains(path);
+    files.push_back({std::move(path), at});
+  }
+  return files;
 }
 
 Result<std::string> load_module_file(const fs::path& path) {

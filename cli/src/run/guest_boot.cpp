@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace labctl {
 
 Result<AssembledGuest> assemble_guest(const LabSetup& lab,
@@ -48,6 +50,27 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
     guest.modules.insert(guest.modules.end(), files->begin(), files->end());
   }
 
+  // What each .ko depends on (modpost's `depends`): init loads the modules after the
+  // scenario modules they need, and the kernel's own modules they need come along.
+  std::vector<ModuleDepends> built;
+  for (const auto& m : guest.modules) {
+    auto elf = load_module_file(m.ko);
+    if (!elf)
+      return elf.error();
+    auto depends = module_depends(*elf, m.ko.string());
+    if (!depends)
+      return depends.error();
+    std::string name = module_name(m.ko.filename().string());
+    built.push_back({name, m.ko, folder_of.at(name), m.load, std::move(*depends)});
+  }
+  auto order = dependency_order(built);
+  if (!order)
+    return order.error();
+  std::vector<GuestModuleFile> ordered;
+  for (size_t i : *order)
+    ordered.push_back(guest.modules[i]);
+  guest.modules = std::move(ordered);
+
   say("packing initrd");
   GuestImageSpec spec;
   spec.busybox = lab.profile.busybox;
@@ -58,15 +81,30 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
   spec.files = files;
   spec.compression = lab.profile.initrd_compression;
   spec.memory = lab.profile.memory; // an initrd the guest cannot unpack is refused
-  if (!lab.profile.load_kernel_modules.empty()) {
-    if (lab.kernel.modules_dir.empty())
+  auto needs_kernel = std::find_if(built.begin(), built.end(), [&](const ModuleDepends& m) {
+    return std::any_of(m.depends.begin(), m.depends.end(),
+                       [&](const std::string& d) { return !folder_of.contains(d); });
+  });
+  if (!lab.profile.load_kernel_modules.empty() || needs_kernel != built.end()) {
+    if (lab.kernel.modules_dir.empty()) {
+      if (lab.profile.load_kernel_modules.empty())
+        return environment_error(
+            fmt::format("module {} (folder {}) depends on kernel modules, and {} names no modules "
+                        "directory for kernel {} (kernel.modules) to find them in",
+                        needs_kernel->ko.filename().string(), needs_kernel->folder.string(),
+                        lab.profile.file.string(), lab.kernel.version));
       return environment_error(
           fmt::format("{}: kernel_modules needs the kernel's modules directory (kernel.modules)",
                       lab.profile.file.string()));
-    auto deps = resolve_module_deps(lab.kernel.modules_dir, lab.profile.load_kernel_modules);
-    if (!deps)
-      return deps.error();
-    spec.kernel_modules = *deps;
+    }
+    auto index = KernelModuleIndex::load(lab.kernel.modules_dir);
+    if (!index)
+      return index.error();
+    auto kernel_modules =
+        kernel_modules_for(*index, lab.profile.load_kernel_modules, built, lab.kernel.version);
+    if (!kernel_modules)
+      return kernel_modules.error();
+    spec.kernel_modules = std::move(*kernel_modules);
     spec.kernel_modules_dir = lab.kernel.modules_dir;
   }
   auto image = build_guest_image(spec, lab.cache);

@@ -32,7 +32,7 @@ struct PreparedGuest {
 
 // A guest's modules built and its initrd packed.
 struct AssembledGuest {
-  std::vector<GuestModuleFile> modules; // in load order
+  std::vector<GuestModuleFile> modules; // in load order: each after those it depends on
   GuestImage image;
   // The folders whose build printed warnings, with them (cached builds keep theirs).
   std::vector<std::pair<std::filesystem::path, std::string>> warnings;
@@ -40,8 +40,10 @@ struct AssembledGuest {
 
 // The one guest-image assembly of `run`, `shell` and `labctl initrd`: build each module
 // folder (cached; each links against the Module.symvers of the folders before it), refuse two
-// folders making a module of the same name (bad input naming both), and pack the initrd with
-// the modules, their modules.dep, the profile's kernel_modules and `files`.
+// folders making a module of the same name (bad input naming both), order the modules after
+// those they depend on (their .modinfo depends), and pack the initrd with the modules, the
+// kernel's own modules they depend on and the profile's kernel_modules (kernel_modules_for:
+// a provider the kernel lacks is bad input), one modules.dep for all, and `files`.
 Result<AssembledGuest> assemble_guest(const LabSetup& lab,
                                       const std::vector<ScenarioModule>& modules,
                                       const std::map<std::string, std::filesystem::path>& files,

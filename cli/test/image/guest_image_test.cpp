@@ -108,5 +108,58 @@ TEST(GuestImage, MarginRuleIsHalfTheMemoryLessTheMargin) {
   EXPECT_EQ(initrd_fits_problem(1ull << 40, "", "x"), "") << "no memory given: not checked";
 }
 
+TEST(GuestImage, KernelModulePathsDropTheCompressionSuffix) {
+  EXPECT_EQ(guest_kernel_module_path("6.12.1", "kernel/drivers/media/mc/mc.ko.xz"),
+            "/lib/modules/6.12.1/kernel/drivers/media/mc/mc.ko");
+  EXPECT_EQ(guest_kernel_module_path("6.1.0", "kernel/fs/fat/fat.ko"),
+            "/lib/modules/6.1.0/kernel/fs/fat/fat.ko");
+  EXPECT_EQ(guest_kernel_module_path("V", "kernel/a/b.ko.zst"), "/lib/modules/V/kernel/a/b.ko");
+}
+
+// The kernel's modules go where modprobe finds them, depmod sees them beside the scenario's,
+// and the image's key hashes their files: new bytes of the same module (a kernel update)
+// pack a new initrd.
+TEST(GuestImage, KernelModulesLiveInTheReleaseTreeAndTheirBytesAreInTheKey) {
+  test::ScratchDir dir;
+  std::string elf = std::string("\x7f"
+                                "ELF\x02\x01\x01",
+                                7) +
+                    std::string(100, 'k');
+  fs::path kernel = dir.mkdir("kernel-modules");
+  dir.write("kernel-modules/kernel/a/core.ko", elf);
+  dir.write("kernel-modules/kernel/b/ship.ko", elf);
+  // depmod -b STAGING RELEASE: fails unless both kernel modules are in the staging tree.
+  fs::path depmod = dir.write("depmod", "#!/bin/sh\n"
+                                        "t=\"$2/lib/modules/$3\"\n"
+                                        "test -f \"$t/kernel/a/core.ko\" || exit 1\n"
+                                        "test -f \"$t/kernel/b/ship.ko\" || exit 1\n"
+                                        "echo 'kernel/a/core.ko:' > \"$t/modules.dep\"\n");
+  fs::permissions(depmod, fs::perms::owner_all);
+  GuestImageSpec spec = small_spec(dir);
+  spec.release = "6.1.0-test";
+  spec.depmod = depmod;
+  spec.kernel_modules = {{"kernel/a/core.ko", true}, {"kernel/b/ship.ko", false}};
+  spec.kernel_modules_dir = kernel;
+  auto first = build_guest_image(spec, dir.path() / "cache");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto has = [&](const GuestImage& image, const std::string& what) {
+    for (const auto& line : image.listing)
+      if (line.ends_with(" " + what))
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(has(*first, "/lib/modules/6.1.0-test/kernel/a/core.ko"));
+  EXPECT_TRUE(has(*first, "/lib/modules/6.1.0-test/kernel/b/ship.ko"));
+  EXPECT_TRUE(has(*first, "/lib/modules/6.1.0-test/modules.dep"));
+
+  std::string updated = elf;
+  updated.back() = 'u';
+  dir.write("kernel-modules/kernel/a/core.ko", updated);
+  auto second = build_guest_image(spec, dir.path() / "cache");
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_FALSE(second->cached);
+  EXPECT_NE(second->path, first->path);
+}
+
 } // namespace
 } // namespace labctl

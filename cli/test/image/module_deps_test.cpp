@@ -166,5 +166,186 @@ TEST(ModuleDeps, LoadModuleFileRejectsNonModules) {
   EXPECT_THAT(cut.error().message, HasSubstr("cut.ko.xz: xz stream"));
 }
 
+// A minimal ELF64 little-endian relocatable file: a null section, .shstrtab and the given
+// sections (name, bytes), the section table at the end.
+std::string make_elf(const std::vector<std::pair<std::string, std::string>>& sections) {
+  std::string names("\0.shstrtab\0", 11);
+  std::vector<uint32_t> name_at;
+  for (const auto& [name, bytes] : sections) {
+    name_at.push_back(static_cast<uint32_t>(names.size()));
+    names += name;
+    names += '\0';
+  }
+  std::string elf(64, '\0');
+  elf.replace(0, 7,
+              std::string("\x7f"
+                          "ELF\x02\x01\x01",
+                          7));
+  auto put = [](std::string& out, size_t at, uint64_t value, size_t size) {
+    for (size_t i = 0; i < size; ++i)
+      out[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> placed; // offset, size
+  placed.emplace_back(elf.size(), names.size());
+  elf += names;
+  for (const auto& section : sections) {
+    placed.emplace_back(elf.size(), section.second.size());
+    elf += section.second;
+  }
+  uint64_t shoff = elf.size();
+  size_t count = sections.size() + 2;
+  std::string table(64 * count, '\0');
+  put(table, 64 + 0, 1, 4); // .shstrtab's name
+  put(table, 64 + 24, placed[0].first, 8);
+  put(table, 64 + 32, placed[0].second, 8);
+  for (size_t i = 0; i < sections.size(); ++i) {
+    size_t at = 64 * (i + 2);
+    put(table, at, name_at[i], 4);
+    put(table, at + 24, placed[i + 1].first, 8);
+    put(table, at + 32, placed[i + 1].second, 8);
+  }
+  elf += table;
+  put(elf, 0x28, shoff, 8);
+  put(elf, 0x3a, 64, 2);
+  put(elf, 0x3c, count, 2);
+  put(elf, 0x3e, 1, 2);
+  return elf;
+}
+
+TEST(ModuleDependsOf, ReadsTheDependsOfModinfo) {
+  std::string info("license=GPL\0\0\0depends=videodev,dm-mod\0vermagic=6.1.0 SMP\0", 54);
+  auto deps = module_depends(make_elf({{".text", "code"}, {".modinfo", info}}), "x.ko");
+  ASSERT_TRUE(deps.ok()) << deps.error().message;
+  EXPECT_THAT(*deps, ElementsAre("videodev", "dm_mod"));
+
+  auto none = module_depends(make_elf({{".modinfo", std::string("depends=\0name=x\0", 16)}}), "x");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST(ModuleDependsOf, WhatIsNotAModuleIsBadInputNamingTheFile) {
+  for (const auto& [bytes, why] : std::vector<std::pair<std::string, std::string>>{
+           {"hello", "not an ELF file"},
+           {make_elf({{".text", "code"}}), "no .modinfo section"},
+           {make_elf({{".modinfo", "depends=a"}}).substr(0, 200), "section table does not fit"},
+       }) {
+    auto r = module_depends(bytes, "/b/x.ko");
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_EQ(r.error().code, ExitCode::bad_input);
+    EXPECT_THAT(r.error().message, HasSubstr("/b/x.ko: cannot read its .modinfo"));
+    EXPECT_THAT(r.error().message, HasSubstr(why));
+  }
+  std::string elf32 = make_elf({{".modinfo", "depends=a"}});
+  elf32[4] = 1;
+  EXPECT_THAT(module_depends(elf32, "x").error().message, HasSubstr("64-bit little-endian"));
+  // A section whose bytes lie past the end of the file.
+  std::string past = make_elf({{".modinfo", "depends=a"}});
+  uint64_t shoff = 0;
+  for (int i = 0; i < 8; ++i)
+    shoff |= uint64_t{static_cast<unsigned char>(past[0x28 + i])} << (8 * i);
+  past[shoff + 64 * 2 + 32 + 3] = 0x7f; // .modinfo's size, high byte of its low word
+  EXPECT_THAT(module_depends(past, "x").error().message,
+              HasSubstr(".modinfo section does not fit"));
+}
+
+// videodev is a module on Debian 12's 6.1 and 6.12 (xz-compressed there), and its .modinfo
+// says it needs mc.
+TEST(ModuleDependsOf, VideodevOfEveryInstalledKernelDependsOnMc) {
+  std::error_code ec;
+  int kernels = 0;
+  for (const auto& entry : fs::directory_iterator("/lib/modules", ec)) {
+    fs::path dir = entry.path();
+    if (!fs::exists(dir / "modules.dep", ec))
+      continue;
+    ++kernels;
+    auto files = resolve_module_deps(dir, {"videodev"});
+    ASSERT_TRUE(files.ok()) << dir << ": " << files.error().message;
+    auto elf = load_module_file(dir / files->back());
+    ASSERT_TRUE(elf.ok()) << elf.error().message;
+    auto deps = module_depends(*elf, files->back());
+    ASSERT_TRUE(deps.ok()) << deps.error().message;
+    EXPECT_THAT(*deps, ElementsAre("mc")) << dir;
+  }
+  EXPECT_GT(kernels, 0) << "no /lib/modules/*/modules.dep (scripts/setup.sh installs the kernels)";
+}
+
+ModuleDepends built(std::string name, std::vector<std::string> depends, bool load = true) {
+  return {name, "/b/" + name + ".ko", "/src/" + name, load, std::move(depends)};
+}
+
+TEST(ModuleDependencyOrder, EachAfterTheBuiltModulesItDependsOnOtherwiseAsGiven) {
+  auto order = dependency_order({built("amid", {"zbase"}), built("other", {"videodev"}),
+                                 built("top", {"amid", "zbase"}), built("zbase", {})});
+  ASSERT_TRUE(order.ok()) << order.error().message;
+  EXPECT_THAT(*order, ElementsAre(3, 0, 1, 2));
+  auto kept = dependency_order({built("a", {}), built("b", {"a"}), built("c", {})});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_THAT(*kept, ElementsAre(0, 1, 2));
+}
+
+TEST(ModuleDependencyOrder, ACycleIsBadInputNamingIt) {
+  auto order = dependency_order({built("a", {"b"}), built("b", {"c"}), built("c", {"a"})});
+  ASSERT_FALSE(order.ok());
+  EXPECT_EQ(order.error().code, ExitCode::bad_input);
+  EXPECT_THAT(order.error().message, HasSubstr("a -> b -> c -> a"));
+}
+
+std::vector<std::string> paths_of(const std::vector<KernelModuleFile>& files, bool boot) {
+  std::vector<std::string> out;
+  for (const auto& f : files)
+    if (f.boot == boot)
+      out.push_back(f.path);
+  return out;
+}
+
+TEST(KernelModulesFor, TheKernelsModulesTheBuiltOnesNeedMergedWithTheProfilesOnce) {
+  FakeModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  // amid's zbase is a scenario module; top-mod is the kernel's (with '-' as modpost may
+  // spell it), and 8250 is built in.
+  auto files = kernel_modules_for(
+      *index, {"mid"},
+      {built("zbase", {}), built("amid", {"zbase", "top_mod", "8250"}), built("x", {"core_lib"})},
+      "6.1.0-test");
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  EXPECT_THAT(paths_of(*files, true),
+              ElementsAre("kernel/a/core-lib.ko", "kernel/b/mid.ko", "kernel/c/top_mod.ko"));
+  EXPECT_THAT(paths_of(*files, false), IsEmpty());
+}
+
+TEST(KernelModulesFor, WhatOnlyShippedModulesNeedIsShippedNotLoaded) {
+  FakeModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  auto files =
+      kernel_modules_for(*index, {}, {built("a", {"mid"}), built("b", {"other"}, false)}, "V");
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  EXPECT_THAT(paths_of(*files, true), ElementsAre("kernel/a/core-lib.ko", "kernel/b/mid.ko"));
+  EXPECT_THAT(paths_of(*files, false), ElementsAre("kernel/d/other.ko.xz"));
+  auto none = kernel_modules_for(*index, {}, {built("a", {}), built("b", {"a"})}, "V");
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST(KernelModulesFor, AProviderTheKernelLacksIsBadInputNamingTheKoItsFolderAndTheName) {
+  FakeModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  auto files = kernel_modules_for(*index, {}, {built("a", {"mid"}), built("vdrv", {"videodev"})},
+                                  "6.1.0-test");
+  ASSERT_FALSE(files.ok());
+  EXPECT_EQ(files.error().code, ExitCode::bad_input);
+  EXPECT_EQ(files.error().message,
+            "module vdrv.ko (folder /src/vdrv) depends on 'videodev' (its .modinfo depends), "
+            "which kernel 6.1.0-test has neither as a module (" +
+                (m.path() / "modules.dep").string() +
+                ") nor built in; add the folder that builds 'videodev' to the scenario's "
+                "modules, or boot a kernel that has it");
+  EXPECT_EQ(index->find("videodev"), KernelModuleIndex::Provider::none);
+  EXPECT_EQ(index->find("virtio-builtin"), KernelModuleIndex::Provider::builtin);
+  EXPECT_EQ(index->find("top-mod.ko"), KernelModuleIndex::Provider::file);
+}
+
 } // namespace
 } // namespace labctl
