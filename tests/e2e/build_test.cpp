@@ -528,6 +528,24 @@ TEST_F(Build, AModuleDependingOnAModuleTheKernelLacksFailsBeforeBootNamingBoth) 
                      "modules, or boot a kernel that has it\n";
   EXPECT_NE((r.out + r.err).find(line), std::string::npos) << r.out << r.err;
   EXPECT_FALSE(fs::exists(artifacts.path() / "kernel-dep" / "console.log")) << "QEMU was started";
+
+  // A profile that names no modules directory leaves nothing to look the name up in: the
+  // environment, exit 3, naming the .ko and the profile.
+  ASSERT_TRUE(write_file_atomic(profile, "{\"kernel\": {\"image\": \"/boot/vmlinuz-" + release +
+                                             "\", \"build\": \"/lib/modules/" + release +
+                                             "/build\"}}")
+                  .ok());
+  auto without = labctl({"--profile", profile.string(), "run", "--artifacts",
+                         artifacts.path().string(), "tests/scenarios/kernel-dep.json"},
+                        env());
+  EXPECT_EQ(without.exit_code, 3) << without.out << without.err;
+  EXPECT_NE((without.out + without.err)
+                .find("module kdep_v4l2.ko (folder tests/scenarios/../kmod/kernel_dep) depends on "
+                      "kernel modules, and " +
+                      profile.string() + " names no modules directory for kernel " + release +
+                      " (kernel.modules) to find them in"),
+            std::string::npos)
+      << without.out << without.err;
 }
 
 // Whether a folder builds the module a params key or load entry names is known after
