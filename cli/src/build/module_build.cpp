@@ -203,16 +203,11 @@ Status copy_sources(const fs::path& source, const fs::path& work) {
   return ok_status();
 }
 
-// make's command line for the copy (named `copy`, a make-safe name of work/src): the kernel's
-// build tree, M=, the request's flags, and the other folders' Module.symvers (copied into
-// work/src, so their paths are as make-safe as M=).
-Result<std::vector<std::string>> make_argv(const ModuleBuildRequest& request, const fs::path& work,
-                                           const fs::path& copy) {
+// The other folders' Module.symvers copied into work/src (where make sees them as `at`, a
+// make-safe name of that folder): KBUILD_EXTRA_SYMBOLS's value, "" when there are none.
+Result<std::string> copy_extra_symbols(const ModuleBuildRequest& request, const fs::path& work,
+                                       const fs::path& at) {
   std::error_code ec;
-  std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-  std::vector<std::string> argv = {
-      "make", jobs, "-C", fs::absolute(request.kernel.build_dir).string(), "M=" + copy.string()};
-  argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
   std::string extra;
   for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
     std::string name = fmt::format(".labctl-extra-{}.symvers", i);
@@ -221,10 +216,25 @@ Result<std::vector<std::string>> make_argv(const ModuleBuildRequest& request, co
     if (ec)
       return environment_error(
           fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
-    extra += (extra.empty() ? "" : " ") + (copy / name).string();
+    extra += (extra.empty() ? "" : " ") + (at / name).string();
   }
-  if (!extra.empty())
-    argv.push_back("KBUILD_EXTRA_SYMBOLS=" + extra);
+  return extra;
+}
+
+// make's command line for the copy (named `copy`, a make-safe name of work/src): the kernel's
+// build tree, M=, the request's flags, and the other folders' Module.symvers (copied into
+// work/src, so their paths are as make-safe as M=).
+Result<std::vector<std::string>> make_argv(const ModuleBuildRequest& request, const fs::path& work,
+                                           const fs::path& copy) {
+  std::string jobs = fmt::format("-j{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  std::vector<std::string> argv = {
+      "make", jobs, "-C", fs::absolute(request.kernel.build_dir).string(), "M=" + copy.string()};
+  argv.insert(argv.end(), request.make_flags.begin(), request.make_flags.end());
+  auto extra = copy_extra_symbols(request, work, copy);
+  if (!extra)
+    return extra.error();
+  if (!extra->empty())
+    argv.push_back("KBUILD_EXTRA_SYMBOLS=" + *extra);
   argv.push_back("modules");
   return argv;
 }
@@ -420,18 +430,11 @@ Result<MakeOutput> run_dkms_build(const ModuleBuildRequest& request, const fs::p
                                  patch, ran->status.describe(), mapped(ran->out)));
   }
   std::vector<std::pair<std::string, std::string>> env = {{"PWD", build.string()}};
-  std::string extra;
-  for (size_t i = 0; i < request.extra_symbols.size(); ++i) {
-    std::string name = fmt::format(".labctl-extra-{}.symvers", i);
-    fs::copy_file(request.extra_symbols[i], work / "src" / name,
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec)
-      return environment_error(
-          fmt::format("copy {}: {}", request.extra_symbols[i].string(), ec.message()));
-    extra += (extra.empty() ? "" : " ") + (build / name).string();
-  }
-  if (!extra.empty()) // kbuild reads it from the environment as from the command line
-    env.emplace_back("KBUILD_EXTRA_SYMBOLS", extra);
+  auto extra = copy_extra_symbols(request, work, build);
+  if (!extra)
+    return extra.error();
+  if (!extra->empty()) // kbuild reads it from the environment as from the command line
+    env.emplace_back("KBUILD_EXTRA_SYMBOLS", *extra);
   // dkms eval's the command in a subshell of its own bash, where these are shell variables.
   const std::string script =
       "kernelver=$2 arch=$3 kernel_source_dir=$4 dkms_tree=$5 source_tree=$6 install_tree=$7 "
