@@ -12,7 +12,7 @@ static struct class *old_class;
 
 static int __init old_class_api_init(void)
 {
-	old_class = class_create(THIS_MODULE, "labctl_old_api"); /* line 15: 2 arguments before 6.4 */
+	old_class = class_create(THIS_MODULE, "labctl_old_api"); /* 2 arguments before 6.4 */
 	if (IS_ERR(old_class))
 		return PTR_ERR(old_class);
 	pr_info("old_class_api: class ready\n");
