@@ -233,8 +233,9 @@ Result<std::vector<std::string>> module_depends(std::string_view elf, const std:
         size_t comma = list.find(',');
         std::string_view one = list.substr(0, comma);
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        if (!one.empty())
-          depends.push_back(normalized(one));
+        // A name that is only a suffix (".ko.xz") is no module name: modpost never writes one.
+        if (std::string name = normalized(one); !name.empty())
+          depends.push_back(std::move(name));
       }
     }
     return depends;

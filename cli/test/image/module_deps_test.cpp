@@ -226,6 +226,12 @@ TEST(ModuleDependsOf, ReadsTheDependsOfModinfo) {
   auto none = module_depends(make_elf({{".modinfo", std::string("depends=\0name=x\0", 16)}}), "x");
   ASSERT_TRUE(none.ok()) << none.error().message;
   EXPECT_THAT(*none, IsEmpty());
+
+  // Found by fuzz.module_depends: a name that is only a suffix is no name at all.
+  auto suffix =
+      module_depends(make_elf({{".modinfo", std::string("depends=a,.ko.xz\0", 17)}}), "x");
+  ASSERT_TRUE(suffix.ok()) << suffix.error().message;
+  EXPECT_THAT(*suffix, ElementsAre("a"));
 }
 
 TEST(ModuleDependsOf, WhatIsNotAModuleIsBadInputNamingTheFile) {
