@@ -16,15 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string modinfo_field(const std::string& ko, const std::string& field) {
-  auto r = run_capture({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
-  EXPECT_TRUE(r.ok());
-  std::string v = r.ok() ? r->out : "";
-  while (!v.empty() && v.back() == '\n')
-    v.pop_back();
-  return v;
-}
-
 class Build : public ::testing::Test {
 protected:
   TempDir cache{"labctl-e2e-cache"};

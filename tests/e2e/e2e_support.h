@@ -75,6 +75,16 @@ inline std::string installed_kernel_of_series(const std::string& series) {
   return best;
 }
 
+// `modinfo -F field` of a .ko, without its trailing newlines.
+inline std::string modinfo_field(const std::string& ko, const std::string& field) {
+  auto r = run_capture({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
+  EXPECT_TRUE(r.ok());
+  std::string v = r.ok() ? r->out : "";
+  while (!v.empty() && v.back() == '\n')
+    v.pop_back();
+  return v;
+}
+
 // What tests/check_report_json.py says is wrong with a --json report or result.json
 // (docs/report-json.schema.json and the rules between keys); "" when it is valid. Run with
 // /usr/bin/python3, which has python3-jsonschema (scripts/setup.sh installs it).
