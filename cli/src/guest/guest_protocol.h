@@ -116,6 +116,8 @@ struct ModuleLoad {
   std::string name;
   bool ok = false;
   std::string error_text; // insmod's output when it failed
+  // Set by the host, not the guest: a soft dependency, whose failure fails nothing.
+  bool optional = false;
 };
 
 // Decodes what init reports on the control channel while the guest boots.

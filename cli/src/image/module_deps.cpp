@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -63,6 +65,52 @@ std::unordered_set<std::string> read_builtin(const fs::path& file) {
   return names;
 }
 
+// modules.softdep: "softdep NAME pre: A B post: C", as depmod writes it from MODULE_SOFTDEP;
+// absent or unreadable: none. The names after pre:/post: stay as written (aliases are not
+// normalized).
+template <typename Add> void read_softdeps(const fs::path& file, Add add) {
+  std::error_code ec;
+  if (!fs::exists(file, ec))
+    return;
+  auto text = read_file(file);
+  if (!text) {
+    spdlog::debug("ignoring {}", text.error().message);
+    return;
+  }
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    auto words = split_words(line);
+    if (words.size() < 3 || words[0] != "softdep")
+      continue;
+    bool pre = true, in_list = false;
+    for (size_t i = 2; i < words.size(); ++i) {
+      if (words[i] == "pre:" || words[i] == "post:") {
+        pre = words[i] == "pre:";
+        in_list = true;
+      } else if (in_list) {
+        add(normalized(words[1]), pre, std::string(words[i]));
+      }
+    }
+  }
+}
+
+// "pre: a b post: c" (a .modinfo softdep= value, or the rest of a modules.softdep line):
+// the names, pre and post alike.
+std::vector<std::string> softdep_names(std::string_view value) {
+  std::vector<std::string> names;
+  bool in_list = false;
+  for (auto word : split_words(value)) {
+    if (word == "pre:" || word == "post:")
+      in_list = true;
+    else if (in_list)
+      names.emplace_back(word);
+  }
+  return names;
+}
+
 // Little-endian fields of an ELF64 file; the caller checked that they fit.
 uint64_t read_le(std::string_view bytes, size_t at, size_t size) {
   uint64_t value = 0;
@@ -107,7 +155,53 @@ Result<KernelModuleIndex> KernelModuleIndex::load(const fs::path& modules_dir) {
     index.m_deps_by_path[path] = std::move(deps);
   }
   index.m_builtin = read_builtin(modules_dir / "modules.builtin");
+  read_softdeps(modules_dir / "modules.softdep",
+                [&](const std::string& module, bool pre, std::string target) {
+                  auto& deps = index.m_softdeps[module];
+                  (pre ? deps.pre : deps.post).push_back(std::move(target));
+                });
+  // Only the aliases a soft dependency may name: modules.alias has ~27000 lines, most of
+  // them device ids no softdep uses.
+  std::unordered_set<std::string> targets;
+  for (const auto& [module, deps] : index.m_softdeps)
+    for (const auto* list : {&deps.pre, &deps.post})
+      for (const auto& t : *list)
+        if (index.find(t) == Provider::none)
+          targets.insert(t);
+  if (!targets.empty()) {
+    if (auto aliases = read_file(modules_dir / "modules.alias"); aliases) {
+      std::string_view rest = *aliases;
+      while (!rest.empty()) {
+        size_t eol = rest.find('\n');
+        auto words = split_words(rest.substr(0, eol));
+        rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+        if (words.size() != 3 || words[0] != "alias")
+          continue;
+        std::string pattern(words[1]);
+        if (std::any_of(targets.begin(), targets.end(), [&](const std::string& t) {
+              return fnmatch(pattern.c_str(), t.c_str(), 0) == 0;
+            }))
+          index.m_soft_aliases.emplace_back(std::move(pattern), normalized(words[2]));
+      }
+    }
+  }
   return index;
+}
+
+std::vector<std::string> KernelModuleIndex::soft_dependency_files(std::string_view name) const {
+  std::vector<std::string> files;
+  if (auto it = m_path_by_name.find(normalized(name)); it != m_path_by_name.end())
+    return {it->second};
+  if (m_builtin.contains(normalized(name)))
+    return files;
+  std::string raw(name);
+  for (const auto& [pattern, module] : m_soft_aliases)
+    if (fnmatch(pattern.c_str(), raw.c_str(), 0) == 0)
+      if (auto it = m_path_by_name.find(module);
+          it != m_path_by_name.end() &&
+          std::find(files.begin(), files.end(), it->second) == files.end())
+        files.push_back(it->second);
+  return files;
 }
 
 KernelModuleIndex::Provider KernelModuleIndex::find(std::string_view name) const {
@@ -119,6 +213,16 @@ KernelModuleIndex::Provider KernelModuleIndex::find(std::string_view name) const
 
 Result<std::vector<std::string>>
 KernelModuleIndex::resolve(const std::vector<std::string>& names) const {
+  return walk(names, false);
+}
+
+Result<std::vector<std::string>>
+KernelModuleIndex::resolve_with_softdeps(const std::vector<std::string>& names) const {
+  return walk(names, true);
+}
+
+Result<std::vector<std::string>> KernelModuleIndex::walk(const std::vector<std::string>& names,
+                                                         bool follow_softdeps) const {
   fs::path dep_path = m_dir / "modules.dep";
   std::vector<std::string> order;
   enum class Mark { visiting, done };
@@ -126,7 +230,26 @@ KernelModuleIndex::resolve(const std::vector<std::string>& names) const {
   std::vector<std::string> chain;
   // Depth-first, dependencies before dependents. Deps are visited in reverse of their
   // modules.dep order, which is the order modprobe loads them in.
-  std::function<Status(const std::string&)> visit = [&](const std::string& path) -> Status {
+  std::function<Status(const std::string&)> visit;
+  const SoftDeps no_softdeps;
+  // A soft dependency that cannot load first (it needs the module that wants it, or a file
+  // modules.dep lacks) is left out, as modprobe goes on without it: the walk is undone.
+  auto visit_soft = [&](const std::vector<std::string>& targets) {
+    for (const auto& target : targets)
+      for (const auto& file : soft_dependency_files(target)) {
+        if (marks.contains(file))
+          continue;
+        auto saved_marks = marks;
+        size_t saved_order = order.size(), saved_chain = chain.size();
+        if (auto ok = visit(file); !ok) {
+          spdlog::debug("soft dependency {} left out: {}", file, ok.error().message);
+          marks = std::move(saved_marks);
+          order.resize(saved_order);
+          chain.resize(saved_chain);
+        }
+      }
+  };
+  visit = [&](const std::string& path) -> Status {
     if (auto it = marks.find(path); it != marks.end()) {
       if (it->second == Mark::done)
         return ok_status();
@@ -140,14 +263,20 @@ KernelModuleIndex::resolve(const std::vector<std::string>& names) const {
     if (deps == m_deps_by_path.end())
       return environment_error(fmt::format("{}: {} needs {}, which has no entry", dep_path.string(),
                                            chain.back(), path));
+    const SoftDeps* soft = &no_softdeps;
+    if (follow_softdeps)
+      if (auto it = m_softdeps.find(module_name(path)); it != m_softdeps.end())
+        soft = &it->second;
     marks[path] = Mark::visiting;
     chain.push_back(path);
+    visit_soft(soft->pre);
     for (auto d = deps->second.rbegin(); d != deps->second.rend(); ++d)
       if (auto ok = visit(*d); !ok)
         return ok;
     chain.pop_back();
     marks[path] = Mark::done;
     order.push_back(path);
+    visit_soft(soft->post);
     return ok_status();
   };
 
@@ -178,7 +307,11 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
   return index->resolve(names);
 }
 
-Result<std::vector<std::string>> module_depends(std::string_view elf, const std::string& what) {
+namespace {
+
+// The values of every `key=` entry of a module's .modinfo section, in the order written.
+Result<std::vector<std::string_view>> modinfo_values(std::string_view elf, const std::string& what,
+                                                     std::string_view key) {
   auto bad = [&](std::string_view why) {
     return bad_input(fmt::format("{}: cannot read its .modinfo: {}", what, why));
   };
@@ -220,27 +353,48 @@ Result<std::vector<std::string>> module_depends(std::string_view elf, const std:
     if (!fits(s))
       return bad("the .modinfo section does not fit the file");
     // "key=value\0" strings, NUL padding between them.
-    std::vector<std::string> depends;
+    std::vector<std::string_view> values;
     std::string_view info = elf.substr(s.offset, s.size);
     while (!info.empty()) {
       size_t end = info.find('\0');
       std::string_view entry = info.substr(0, end);
       info = end == std::string_view::npos ? std::string_view() : info.substr(end + 1);
-      if (!entry.starts_with("depends="))
-        continue;
-      std::string_view list = entry.substr(8);
-      while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view one = list.substr(0, comma);
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        // A name that is only a suffix (".ko.xz") is no module name: modpost never writes one.
-        if (std::string name = normalized(one); !name.empty())
-          depends.push_back(std::move(name));
-      }
+      if (entry.size() > key.size() && entry.starts_with(key) && entry[key.size()] == '=')
+        values.push_back(entry.substr(key.size() + 1));
     }
-    return depends;
+    return values;
   }
   return bad("it has no .modinfo section (is it a kernel module?)");
+}
+
+} // namespace
+
+Result<std::vector<std::string>> module_depends(std::string_view elf, const std::string& what) {
+  auto values = modinfo_values(elf, what, "depends");
+  if (!values)
+    return values.error();
+  std::vector<std::string> depends;
+  for (std::string_view list : *values)
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view one = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      // A name that is only a suffix (".ko.xz") is no module name: modpost never writes one.
+      if (std::string name = normalized(one); !name.empty())
+        depends.push_back(std::move(name));
+    }
+  return depends;
+}
+
+Result<std::vector<std::string>> module_softdeps(std::string_view elf, const std::string& what) {
+  auto values = modinfo_values(elf, what, "softdep");
+  if (!values)
+    return values.error();
+  std::vector<std::string> names;
+  for (std::string_view value : *values)
+    for (auto& name : softdep_names(value))
+      names.push_back(std::move(name));
+  return names;
 }
 
 Result<std::vector<size_t>> dependency_order(const std::vector<ModuleDepends>& built) {
@@ -299,19 +453,41 @@ kernel_modules_for(const KernelModuleIndex& index, const std::vector<std::string
             (index.dir() / "modules.dep").string(), dep));
       (m.load ? boot_names : shipped_names).push_back(dep);
     }
-  auto boot = index.resolve(boot_names);
-  if (!boot)
-    return boot.error();
+  // What must load (the profile's names and the .modinfo depends, with their
+  // dependencies), then the same with every soft dependency: what modprobe would load.
+  auto required = index.resolve(boot_names);
+  if (!required)
+    return required.error();
   std::vector<std::string> all_names = boot_names;
   all_names.insert(all_names.end(), shipped_names.begin(), shipped_names.end());
-  auto all = index.resolve(all_names);
+  auto required_all = index.resolve(all_names);
+  if (!required_all)
+    return required_all.error();
+  // The built modules' own MODULE_SOFTDEP names, as the modules they bring.
+  std::vector<std::string> soft_boot = boot_names, soft_all = all_names;
+  for (const auto& m : built)
+    for (const auto& soft : m.softdeps)
+      for (const auto& file : index.soft_dependency_files(soft)) {
+        if (provided.contains(module_name(file)))
+          continue;
+        if (m.load)
+          soft_boot.push_back(module_name(file));
+        soft_all.push_back(module_name(file));
+      }
+  auto boot = index.resolve_with_softdeps(soft_boot);
+  if (!boot)
+    return boot.error();
+  auto all = index.resolve_with_softdeps(soft_all);
   if (!all)
     return all.error();
   std::unordered_set<std::string> at_boot(boot->begin(), boot->end());
+  std::unordered_set<std::string> must_boot(required->begin(), required->end());
+  std::unordered_set<std::string> needed(required_all->begin(), required_all->end());
   std::vector<KernelModuleFile> files;
   for (auto& path : *all) {
-    bool at = at_boot.contains(path);
-    files.push_back({std::move(path), at});
+    bool boot_it = at_boot.contains(path);
+    bool optional = !(boot_it ? must_boot : needed).contains(path);
+    files.push_back({std::move(path), boot_it, optional});
   }
   return files;
 }

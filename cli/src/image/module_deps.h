@@ -15,7 +15,8 @@ namespace labctl {
 // "kernel/sound/pci/hda/snd-hda-intel.ko.xz" → "snd_hda_intel".
 std::string module_name(std::string_view path);
 
-// A kernel's modules.dep and modules.builtin (/lib/modules/V), read once.
+// A kernel's modules.dep, modules.builtin and modules.softdep (/lib/modules/V), read once,
+// with the lines of modules.alias that soft dependencies name.
 class KernelModuleIndex {
 public:
   // A missing or malformed modules.dep is an environment error; modules.builtin may be absent.
@@ -32,13 +33,35 @@ public:
   // naming it; a cycle or a dependency without an entry is an environment error.
   Result<std::vector<std::string>> resolve(const std::vector<std::string>& names) const;
 
+  // resolve(names), following soft dependencies too, as modprobe does: a module's
+  // `softdep NAME pre: A B post: C` (modules.softdep, from MODULE_SOFTDEP) loads A and B
+  // before it and C after it, each with its own dependencies. A soft dependency's name is a
+  // module or an alias (modules.alias; "crc32c" is crc32c_generic and crc32c_intel): every
+  // module it names comes along; one the kernel has built in, or nowhere, brings nothing.
+  // A soft dependency that would close a cycle is left out.
+  Result<std::vector<std::string>>
+  resolve_with_softdeps(const std::vector<std::string>& names) const;
+
+  // The module files a soft dependency's name brings (see resolve_with_softdeps), as modules.dep
+  // spells their paths; empty when built in or unknown.
+  std::vector<std::string> soft_dependency_files(std::string_view name) const;
+
   const fs::path& dir() const { return m_dir; }
 
 private:
+  Result<std::vector<std::string>> walk(const std::vector<std::string>& names,
+                                        bool follow_softdeps) const;
+
+  struct SoftDeps {
+    std::vector<std::string> pre, post; // module names or aliases, as written
+  };
   fs::path m_dir;
   std::unordered_map<std::string, std::vector<std::string>> m_deps_by_path;
   std::unordered_map<std::string, std::string> m_path_by_name;
   std::unordered_set<std::string> m_builtin;
+  std::unordered_map<std::string, SoftDeps> m_softdeps; // by module name
+  // modules.alias entries (pattern, module name) matching a soft dependency's name.
+  std::vector<std::pair<std::string, std::string>> m_soft_aliases;
 };
 
 // KernelModuleIndex::load(modules_dir) and resolve(names) in one call.
@@ -52,6 +75,11 @@ Result<std::vector<std::string>> resolve_module_deps(const fs::path& modules_dir
 // libelf dependency for CI to install, no modinfo process per .ko.)
 Result<std::vector<std::string>> module_depends(std::string_view elf, const std::string& what);
 
+// The soft dependencies of a module's .modinfo (`softdep=pre: a b post: c`, what
+// MODULE_SOFTDEP writes), names as written, pre and post alike; empty when none. Errors as
+// module_depends.
+Result<std::vector<std::string>> module_softdeps(std::string_view elf, const std::string& what);
+
 // A module a scenario folder built, with what its .modinfo says it depends on.
 struct ModuleDepends {
   std::string name; // module name, '_' form
@@ -59,6 +87,7 @@ struct ModuleDepends {
   fs::path folder;  // the scenario's module folder that built it
   bool load = true; // loaded at boot (else shipped for a step's modprobe)
   std::vector<std::string> depends;
+  std::vector<std::string> softdeps; // module_softdeps: kernel modules it may want first
 };
 
 // Indexes into `built` in the order init should insmod them: each after the built modules
@@ -70,11 +99,16 @@ Result<std::vector<size_t>> dependency_order(const std::vector<ModuleDepends>& b
 struct KernelModuleFile {
   std::string path; // relative to the modules dir, as modules.dep spells it
   bool boot = true; // init loads it; else only shipped, for a step's modprobe
+  // Only a soft dependency brings it: failing to load it fails nothing (crc32c_intel on a
+  // CPU without SSE 4.2), as modprobe goes on when a softdep fails.
+  bool optional = false;
 };
 
 // The kernel's own module files a guest needs, in load order, each once: the profile's
 // `profile_names` and every name in a built module's depends that no built module provides,
-// with their dependencies from modules.dep; built-in providers need none. Init loads those
+// with their dependencies from modules.dep and their soft dependencies (optional: see
+// KernelModuleFile), and the built modules' own soft dependencies (optional too); built-in
+// providers need none. Init loads those
 // the profile or a module loaded at boot needs; those only `load: false` modules need are
 // shipped. A depends name the kernel has neither as a module nor built in is bad input
 // naming the .ko, its folder and the name.

@@ -78,7 +78,7 @@ private:
       return;
     }
     for (const auto& m : boot.modules) {
-      if (m.ok)
+      if (m.ok || m.optional) // a soft dependency that failed is modprobe's "go on"
         continue;
       std::string related;
       for (const auto& line : boot.console)

@@ -63,8 +63,12 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
     auto depends = module_depends(*elf, m.ko.string());
     if (!depends)
       return depends.error();
+    auto softdeps = module_softdeps(*elf, m.ko.string());
+    if (!softdeps)
+      return softdeps.error();
     std::string name = module_name(m.ko.filename().string());
-    built.push_back({name, m.ko, folder_of.at(name), m.load, std::move(*depends)});
+    built.push_back(
+        {name, m.ko, folder_of.at(name), m.load, std::move(*depends), std::move(*softdeps)});
   }
   auto order = dependency_order(built);
   if (!order)
@@ -88,9 +92,13 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
     return std::any_of(m.depends.begin(), m.depends.end(),
                        [&](const std::string& d) { return !folder_of.contains(d); });
   });
-  if (!lab.profile.load_kernel_modules.empty() || needs_kernel != built.end()) {
+  // Soft dependencies are wishes, not needs: without a modules directory they are left out.
+  bool wants_kernel = !lab.kernel.modules_dir.empty() &&
+                      std::any_of(built.begin(), built.end(),
+                                  [](const ModuleDepends& m) { return !m.softdeps.empty(); });
+  if (!lab.profile.load_kernel_modules.empty() || needs_kernel != built.end() || wants_kernel) {
     if (lab.kernel.modules_dir.empty()) {
-      if (lab.profile.load_kernel_modules.empty())
+      if (lab.profile.load_kernel_modules.empty() && needs_kernel != built.end())
         return environment_error(
             fmt::format("module {} (folder {}) depends on kernel modules, and {} names no modules "
                         "directory for kernel {} (kernel.modules) to find them in",
@@ -107,6 +115,9 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
         kernel_modules_for(*index, lab.profile.load_kernel_modules, built, lab.kernel.version);
     if (!kernel_modules)
       return kernel_modules.error();
+    for (const auto& m : *kernel_modules)
+      if (m.boot && m.optional)
+        guest.optional_modules.insert(module_name(m.path));
     spec.kernel_modules = std::move(*kernel_modules);
     spec.kernel_modules_dir = lab.kernel.modules_dir;
   }
@@ -126,6 +137,7 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   PreparedGuest guest;
   guest.modules = assembled->modules;
   guest.warnings = assembled->warnings;
+  guest.config.optional_modules = assembled->optional_modules;
   std::string listing;
   for (const auto& line : image->listing)
     listing += line + "\n";

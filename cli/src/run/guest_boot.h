@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct PreparedGuest {
 struct AssembledGuest {
   std::vector<GuestModuleFile> modules; // in load order: each after those it depends on
   GuestImage image;
+  // Kernel modules init loads only as soft dependencies (KernelModuleFile::optional).
+  std::set<std::string> optional_modules;
   // The folders whose build printed warnings, with them (cached builds keep theirs).
   std::vector<std::pair<std::filesystem::path, std::string>> warnings;
 };

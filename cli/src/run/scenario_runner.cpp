@@ -186,7 +186,7 @@ private:
     if (!boot.kernel_release.empty())
       m_report.kernel = boot.kernel_release;
     bool modules_ok = std::all_of(boot.modules.begin(), boot.modules.end(),
-                                  [](const ModuleLoad& m) { return m.ok; });
+                                  [](const ModuleLoad& m) { return m.ok || m.optional; });
     if (modules_ok && m_options.gdb) {
       if (auto gdb = attach_gdb(*m_session, guest, m_options.gdb_wait); !gdb) {
         m_seen.gdb_error = gdb.error().message;

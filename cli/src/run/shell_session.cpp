@@ -115,7 +115,8 @@ private:
       return boot_failed(boot.outcome);
     for (const auto& m : boot.modules)
       if (!m.ok)
-        say_line(fmt::format("labctl shell: module {} failed to load: {}", m.name, m.error_text));
+        say_line(fmt::format("labctl shell: {} {} failed to load: {}",
+                             m.optional ? "soft dependency" : "module", m.name, m.error_text));
 
     if (guest->config.launch.gdb) {
       auto gdb = attach_gdb(*m_session, *guest, m_request.gdb_wait);

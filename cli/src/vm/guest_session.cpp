@@ -18,6 +18,7 @@ Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
   std::unique_ptr<GuestSession> s(new GuestSession());
   s->m_boot_nonce = config.boot_nonce;
   s->m_boot = std::make_unique<BootDecoder>(config.boot_nonce);
+  s->m_optional_modules = config.optional_modules;
   s->m_started = Clock::now();
   auto console_log = config.artifacts.open_for_append(Artifact::console_log);
   if (!console_log)
@@ -132,6 +133,8 @@ GuestSession::Boot GuestSession::wait_ready(Clock::time_point deadline) {
     mark("ready");
   }
   boot.modules = m_boot->modules();
+  for (auto& m : boot.modules)
+    m.optional = m_optional_modules.contains(m.name);
   boot.kernel_release = m_boot->kernel_release();
   return boot;
 }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ public:
     QemuLaunch launch;
     ArtifactFolder artifacts; // where console.log goes
     std::string boot_nonce;
+    // Modules init loads as soft dependencies: their ModuleLoad is marked optional.
+    std::set<std::string> optional_modules;
   };
 
   using Outcome = WaitOutcome;
@@ -90,6 +93,7 @@ private:
   FaultScanner m_kmsg_faults;
   std::vector<AttributedFault> m_faults;
   size_t m_faults_dropped = 0;
+  std::set<std::string> m_optional_modules;
   std::map<std::string, int> m_console_titles;
   std::map<std::string, int> m_kmsg_titles;
   RunPhase m_phase;

@@ -234,6 +234,18 @@ TEST(ModuleDependsOf, ReadsTheDependsOfModinfo) {
   EXPECT_THAT(*suffix, ElementsAre("a"));
 }
 
+TEST(ModuleDependsOf, ReadsTheSoftdepsOfModinfoPreAndPost) {
+  std::string info("depends=dm-mod\0softdep=pre: crc32c aes post: mpls_gso\0name=x\0", 58);
+  auto elf = make_elf({{".modinfo", info}});
+  auto soft = module_softdeps(elf, "x.ko");
+  ASSERT_TRUE(soft.ok()) << soft.error().message;
+  EXPECT_THAT(*soft, ElementsAre("crc32c", "aes", "mpls_gso"));
+  EXPECT_THAT(*module_depends(elf, "x.ko"), ElementsAre("dm_mod"));
+  EXPECT_THAT(*module_softdeps(make_elf({{".modinfo", std::string("depends=\0", 9)}}), "x"),
+              IsEmpty());
+  EXPECT_FALSE(module_softdeps("not an elf", "x").ok());
+}
+
 TEST(ModuleDependsOf, WhatIsNotAModuleIsBadInputNamingTheFile) {
   for (const auto& [bytes, why] : std::vector<std::pair<std::string, std::string>>{
            {"hello", "not an ELF file"},
@@ -351,6 +363,115 @@ TEST(KernelModulesFor, AProviderTheKernelLacksIsBadInputNamingTheKoItsFolderAndT
   EXPECT_EQ(index->find("videodev"), KernelModuleIndex::Provider::none);
   EXPECT_EQ(index->find("virtio-builtin"), KernelModuleIndex::Provider::builtin);
   EXPECT_EQ(index->find("top-mod.ko"), KernelModuleIndex::Provider::file);
+}
+
+// A kernel whose libcrc32c has modprobe's soft dependency on the alias crc32c, which two
+// modules provide, as Debian's 6.1 and 6.12 do.
+struct SoftdepModules : test::ScratchDir {
+  SoftdepModules() {
+    write("modules.dep", "kernel/lib/libcrc32c.ko:\n"
+                         "kernel/crypto/crc32c_generic.ko:\n"
+                         "kernel/arch/crc32c-intel.ko:\n"
+                         "kernel/md/dm-mod.ko:\n"
+                         "kernel/md/dm-wb.ko: kernel/lib/libcrc32c.ko kernel/md/dm-mod.ko\n"
+                         "kernel/net/ipmi_msghandler.ko:\n"
+                         "kernel/net/ipmi_devintf.ko: kernel/net/ipmi_msghandler.ko\n"
+                         "kernel/x/loop_a.ko:\n"
+                         "kernel/x/loop_b.ko: kernel/x/loop_a.ko\n");
+    write("modules.softdep", "# Soft dependencies extracted from modules themselves.\n"
+                             "softdep libcrc32c pre: crc32c\n"
+                             "softdep ipmi_msghandler post: ipmi_devintf\n"
+                             "softdep loop_a pre: loop_b\n"
+                             "softdep dm_mod pre: builtin-thing no-such-alias\n");
+    write("modules.alias", "alias crypto-crc32c crc32c_generic\n"
+                           "alias crc32c crc32c_intel\n"
+                           "alias crc3* crc32c_generic\n"
+                           "alias pci:v00008086d* e1000\n");
+    write("modules.builtin", "kernel/x/builtin-thing.ko\n");
+  }
+};
+
+TEST(KernelModuleSoftdeps, AnAliasBringsEveryModuleItNamesBeforeItsUser) {
+  SoftdepModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  EXPECT_THAT(index->soft_dependency_files("crc32c"),
+              ElementsAre("kernel/arch/crc32c-intel.ko", "kernel/crypto/crc32c_generic.ko"));
+  EXPECT_THAT(index->soft_dependency_files("dm-mod"), ElementsAre("kernel/md/dm-mod.ko"));
+  EXPECT_THAT(index->soft_dependency_files("builtin-thing"), IsEmpty());
+  EXPECT_THAT(index->soft_dependency_files("no-such-alias"), IsEmpty());
+  auto soft = index->resolve_with_softdeps({"dm-wb"});
+  ASSERT_TRUE(soft.ok()) << soft.error().message;
+  EXPECT_THAT(*soft, ElementsAre("kernel/md/dm-mod.ko", "kernel/arch/crc32c-intel.ko",
+                                 "kernel/crypto/crc32c_generic.ko", "kernel/lib/libcrc32c.ko",
+                                 "kernel/md/dm-wb.ko"));
+  // resolve() stays modules.dep alone.
+  EXPECT_THAT(*index->resolve({"dm-wb"}),
+              ElementsAre("kernel/md/dm-mod.ko", "kernel/lib/libcrc32c.ko", "kernel/md/dm-wb.ko"));
+}
+
+TEST(KernelModuleSoftdeps, PostComesAfterAndACycleThroughASoftdepIsLeftOut) {
+  SoftdepModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  EXPECT_THAT(*index->resolve_with_softdeps({"ipmi_msghandler"}),
+              ElementsAre("kernel/net/ipmi_msghandler.ko", "kernel/net/ipmi_devintf.ko"));
+  // loop_a wants loop_b first, which needs loop_a: modprobe can only load loop_a, then loop_b.
+  auto loop = index->resolve_with_softdeps({"loop_a"});
+  ASSERT_TRUE(loop.ok()) << loop.error().message;
+  EXPECT_THAT(*loop, ElementsAre("kernel/x/loop_a.ko"));
+}
+
+TEST(KernelModuleSoftdeps, NoSoftdepFileMeansNone) {
+  FakeModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  EXPECT_EQ(*index->resolve_with_softdeps({"top_mod"}), *index->resolve({"top_mod"}));
+}
+
+TEST(KernelModulesFor, SoftDependenciesLoadAtBootAsOptional) {
+  SoftdepModules m;
+  auto index = KernelModuleIndex::load(m.path());
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  ModuleDepends wants = built("drv", {});
+  wants.softdeps = {"ipmi_msghandler"};
+  auto files =
+      kernel_modules_for(*index, {}, {built("writeboost", {"libcrc32c", "dm_mod"}), wants}, "V");
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  std::vector<std::string> required, optional;
+  for (const auto& f : *files) {
+    EXPECT_TRUE(f.boot) << f.path;
+    (f.optional ? optional : required).push_back(f.path);
+  }
+  EXPECT_THAT(required, ElementsAre("kernel/lib/libcrc32c.ko", "kernel/md/dm-mod.ko"));
+  EXPECT_THAT(optional,
+              ElementsAre("kernel/arch/crc32c-intel.ko", "kernel/crypto/crc32c_generic.ko",
+                          "kernel/net/ipmi_msghandler.ko", "kernel/net/ipmi_devintf.ko"));
+  // Each soft dependency loads before the module that wants it.
+  auto at = [&](std::string_view path) {
+    return std::find_if(files->begin(), files->end(),
+                        [&](const KernelModuleFile& f) { return f.path == path; }) -
+           files->begin();
+  };
+  EXPECT_LT(at("kernel/crypto/crc32c_generic.ko"), at("kernel/lib/libcrc32c.ko"));
+}
+
+// Debian 12's kernels: libcrc32c wants crc32c first, which both crc32c_generic and crc32c_intel
+// provide (what dm-writeboost needs, and a TCG CPU without SSE 4.2 cannot load crc32c_intel).
+TEST(KernelModuleSoftdeps, LibCrc32cOfEveryInstalledKernelBringsCrc32cGeneric) {
+  auto dirs = installed_modules_dirs();
+  for (const auto& dir : dirs) {
+    auto index = KernelModuleIndex::load(dir);
+    ASSERT_TRUE(index.ok()) << index.error().message;
+    auto files = index->resolve_with_softdeps({"libcrc32c"});
+    ASSERT_TRUE(files.ok()) << dir << ": " << files.error().message;
+    std::vector<std::string> names;
+    for (const auto& f : *files)
+      names.push_back(module_name(f));
+    EXPECT_THAT(names, ::testing::Contains("crc32c_generic")) << dir;
+    EXPECT_EQ(names.back(), "libcrc32c") << dir;
+  }
+  EXPECT_FALSE(dirs.empty());
 }
 
 } // namespace

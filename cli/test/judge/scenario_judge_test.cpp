@@ -229,6 +229,19 @@ TEST(JudgeScenario, AModuleThatDidNotLoadShowsItsConsoleLines) {
                             "module bad failed to load: -22\n  | [1.1] bad: Unknown symbol foo\n"});
 }
 
+// modprobe goes on when a soft dependency fails (crc32c_intel on a CPU without SSE 4.2).
+TEST(JudgeScenario, ASoftDependencyThatDidNotLoadFailsNothing) {
+  Observations seen = good_run();
+  seen.boot->modules = {
+      {.name = "crc32c_intel", .ok = false, .error_text = "No such device", .optional = true},
+      {.name = "libcrc32c", .ok = true}};
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.verdict, Verdict::passed);
+  EXPECT_TRUE(j.failures.empty());
+  seen.boot->modules[0].optional = false;
+  EXPECT_EQ(judge(two_steps(), seen).verdict, Verdict::failed);
+}
+
 TEST(JudgeScenario, FaultsFailUnlessExpected) {
   Scenario s = two_steps();
   Observations seen = good_run();
