@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace labctl::e2e {
@@ -30,6 +31,21 @@ TEST(Cli, HelpDocumentsExitCodesOnEverySubcommand) {
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("130  interrupted"), std::string::npos) << args[0] << "\n" << r.out;
   }
+}
+
+// The shell needs keys to read: without a terminal the flag is refused before anything is
+// loaded, built or booted.
+TEST(Cli, ShellOnFailureWithoutATerminalIsRefused) {
+  TempDir tmp("labctl-e2e-cli");
+  auto artifacts = tmp.path() / "runs";
+  auto r = labctl({"run", "--shell-on-failure", "--artifacts", artifacts.string(),
+                   "tests/scenarios/shell-on-failure.json"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--shell-on-failure needs a terminal: stdin is not a tty"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(artifacts)) << "the run started";
 }
 
 TEST(Cli, VersionAndUsageErrors) {

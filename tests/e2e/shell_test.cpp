@@ -1,5 +1,6 @@
 // `labctl shell` end to end: a pseudo-terminal drives an interactive session (typing,
-// Ctrl-C, window size, Ctrl-A x), and scripted input drives it through a pipe.
+// Ctrl-C, window size, Ctrl-A x), and scripted input drives it through a pipe. The same
+// terminal drives `labctl run --shell-on-failure`, the shell in a failed guest.
 #include "e2e_support.h"
 
 #include <gtest/gtest.h>
@@ -227,6 +228,103 @@ TEST_F(Shell, MissingModuleFolderIsBadInput) {
   auto r = labctl({"shell", "--artifacts", artifacts.path().string(), "-m", "kmod/nonexistent"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("kmod/nonexistent"), std::string::npos) << r.err;
+}
+
+// --shell-on-failure: the failed step left a file and a message in the module; the shell
+// opened before teardown sees both, the step after the failure never ran, and leaving with
+// Ctrl-A x finishes the run as without the flag: exit 1, the report, result.json.
+TEST_F(Shell, OnFailureOpensInTheGuestTheFailedStepLeft) {
+  PtyLabctl labctl({"run", "--shell-on-failure", "--artifacts", artifacts.path().string(),
+                    "tests/scenarios/shell-on-failure.json"});
+  ASSERT_TRUE(labctl.expect("shell in the guest as the failure left it", 600s)) << labctl.output();
+  size_t intro = labctl.output().find("labctl run: shell-on-failure: step 2");
+  ASSERT_NE(intro, std::string::npos) << labctl.output();
+  std::string line = labctl.output().substr(intro, labctl.output().find('\n', intro) - intro);
+  EXPECT_NE(line.find("step 2 (shell-on-failure.json:6) failed: stdout"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("leave with Ctrl-A x (Ctrl-A h: keys)"), std::string::npos) << line;
+  ASSERT_TRUE(labctl.expect("/ # ", 120s, intro)) << labctl.output().substr(intro);
+
+  // Upper case, so that the echo of the typed line cannot match.
+  size_t at = labctl.mark();
+  labctl.type("cat /tmp/evidence /sys/class/misc/qemu_exercise/message | tr a-z A-Z\r");
+  EXPECT_TRUE(labctl.expect("LEFT-BY-STEP-1", 60s, at)) << labctl.output().substr(at);
+  EXPECT_TRUE(labctl.expect("WRITTEN BY THE FAILING STEP", 60s, at)) << labctl.output().substr(at);
+  at = labctl.mark();
+  labctl.type("cut -d' ' -f1 /proc/modules | tr a-z A-Z\r");
+  EXPECT_TRUE(labctl.expect("QEMU_EXERCISE", 60s, at)) << labctl.output().substr(at);
+
+  at = labctl.mark();
+  labctl.type("\x01x");
+  auto code = labctl.wait(120s);
+  ASSERT_TRUE(code.has_value()) << "labctl did not finish after Ctrl-A x\n" << labctl.output();
+  EXPECT_EQ(*code, 1) << labctl.output();
+  std::string after = labctl.output().substr(at);
+  EXPECT_NE(after.find("left with Ctrl-A x; shell-on-failure goes on to its report"),
+            std::string::npos)
+      << after;
+  EXPECT_NE(after.find("FAIL"), std::string::npos) << after;
+  EXPECT_NE(after.find("0 passed, 1 failed"), std::string::npos) << after;
+  EXPECT_TRUE(labctl.modes_restored()) << "the terminal was left in raw mode";
+
+  auto result = read_file(artifacts.path() / "shell-on-failure" / "result.json");
+  ASSERT_TRUE(result.ok()) << "no result.json";
+  EXPECT_NE(result->find("\"verdict\": \"failed\""), std::string::npos) << *result;
+  EXPECT_EQ(result->find("never-runs"), std::string::npos) << "step 3 ran: " << *result;
+  auto console = read_file(artifacts.path() / "shell-on-failure" / "console.log");
+  ASSERT_TRUE(console.ok());
+  EXPECT_NE(console->find("QEMU_EXERCISE"), std::string::npos) << "the shell is not in console.log";
+}
+
+// A module that did not load stops the run before its steps; the shell sees the kernel's
+// reason in dmesg, and the module is not there.
+TEST_F(Shell, OnFailureOpensWhenAModuleDidNotLoad) {
+  PtyLabctl labctl({"run", "--shell-on-failure", "--artifacts", artifacts.path().string(),
+                    "tests/scenarios/module-fails-to-load.json"});
+  ASSERT_TRUE(labctl.expect("shell in the guest as the failure left it", 600s)) << labctl.output();
+  size_t intro =
+      labctl.output().find("labctl run: module-fails-to-load: module zbase did not load");
+  ASSERT_NE(intro, std::string::npos) << labctl.output();
+  ASSERT_TRUE(labctl.expect("/ # ", 120s, intro)) << labctl.output().substr(intro);
+  size_t at = labctl.mark();
+  labctl.type("dmesg | grep -q \"invalid for parameter .level\" && echo rejected-$((1 + 1)); "
+              "grep -q zbase /proc/modules || echo absent-$((2 + 2))\r");
+  EXPECT_TRUE(labctl.expect("rejected-2", 60s, at)) << labctl.output().substr(at);
+  EXPECT_TRUE(labctl.expect("absent-4", 60s, at)) << labctl.output().substr(at);
+  labctl.type("\x01x");
+  auto code = labctl.wait(120s);
+  ASSERT_TRUE(code.has_value()) << "labctl did not finish after Ctrl-A x\n" << labctl.output();
+  EXPECT_EQ(*code, 1) << labctl.output();
+  EXPECT_TRUE(labctl.modes_restored()) << "the terminal was left in raw mode";
+  EXPECT_TRUE(fs::exists(artifacts.path() / "module-fails-to-load" / "result.json"));
+}
+
+TEST_F(Shell, OnFailureNeverOpensForAPassingScenario) {
+  PtyLabctl labctl({"run", "--shell-on-failure", "--artifacts", artifacts.path().string(),
+                    "scenarios/qemu_exercise.json"});
+  auto code = labctl.wait(600s);
+  ASSERT_TRUE(code.has_value()) << "labctl did not finish\n" << labctl.output();
+  EXPECT_EQ(*code, 0) << labctl.output();
+  EXPECT_EQ(labctl.output().find("shell in the guest"), std::string::npos) << labctl.output();
+  EXPECT_NE(labctl.output().find("1 passed, 0 failed"), std::string::npos) << labctl.output();
+  EXPECT_TRUE(labctl.modes_restored());
+}
+
+// A kernel that panicked leaves no guest to open a shell in: one line says so, and the run
+// reports without waiting for the user.
+TEST_F(Shell, OnFailureAfterAPanicSaysNoShellAndFinishes) {
+  PtyLabctl labctl({"run", "--shell-on-failure", "--artifacts", artifacts.path().string(),
+                    "tests/scenarios/panic-in-step.json"});
+  auto code = labctl.wait(600s);
+  ASSERT_TRUE(code.has_value()) << "labctl did not finish\n" << labctl.output();
+  EXPECT_EQ(*code, 1) << labctl.output();
+  EXPECT_NE(labctl.output().find("no shell: the guest kernel panicked (Kernel panic"),
+            std::string::npos)
+      << labctl.output();
+  EXPECT_EQ(labctl.output().find("shell in the guest as the failure left it"), std::string::npos)
+      << labctl.output();
+  EXPECT_TRUE(labctl.modes_restored());
+  EXPECT_TRUE(fs::exists(artifacts.path() / "panic-in-step" / "result.json"));
 }
 
 } // namespace

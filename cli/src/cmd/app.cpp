@@ -40,6 +40,11 @@ constexpr const char* k_gdb_help = "Start QEMU's GDB stub on a unix socket only 
                                    "addresses; no host timeouts after boot";
 constexpr const char* k_gdb_wait_help = "Like --gdb, and halt the guest once its modules are "
                                         "loaded until gdb continues it";
+constexpr const char* k_shell_on_failure_help =
+    "When a scenario fails (a step, a module that does not load, a kernel fault it does not "
+    "expect), keep its VM as it is and open a shell in the guest on this terminal (the keys "
+    "of 'labctl shell': Ctrl-A x leaves); the run then finishes and reports as usual. Needs "
+    "stdin to be a terminal; one VM at a time (-j 1)";
 constexpr const char* k_trace_help = "Enable QEMU trace events matching PATTERN[,PATTERN...] "
                                      "into trace.log in the artifacts; 'help' lists the events";
 
@@ -93,6 +98,7 @@ int run_app(int argc, char** argv) {
   run->add_flag("--gdb", run_opts.gdb, k_gdb_help);
   run->add_flag("--gdb-wait", run_opts.gdb_wait, k_gdb_wait_help);
   run->add_option("--trace", run_opts.trace, k_trace_help)->type_name("PATTERN");
+  run->add_flag("--shell-on-failure", run_opts.shell_on_failure, k_shell_on_failure_help);
 
   ShellOptions shell_opts;
   auto* shell = app.add_subcommand("shell", "Interactive shell on the guest, modules loaded");

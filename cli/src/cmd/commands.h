@@ -45,6 +45,8 @@ struct RunOptions {
   bool gdb = false;      // GDB stub, gdb.script; implies one VM at a time
   bool gdb_wait = false; // halt after module load until gdb continues
   std::string trace;     // QEMU trace pattern(s); "help" lists the events
+  // A shell in the failed guest before teardown; needs a terminal, one VM at a time.
+  bool shell_on_failure = false;
 };
 int command_run(const GlobalOptions& global, const RunOptions& options);
 

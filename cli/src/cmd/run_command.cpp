@@ -63,6 +63,9 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   if (options.trace == "help")
     return command_trace_help(global);
   // Everything is validated before anything boots.
+  if (options.shell_on_failure && !::isatty(STDIN_FILENO))
+    throw FatalError(bad_input("--shell-on-failure needs a terminal: stdin is not a tty (the "
+                               "shell reads your keys from it)"));
   auto files = expand_scenario_args(options.scenarios).take();
   std::optional<Shard> shard;
   if (!options.shard.empty())
@@ -107,8 +110,8 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   unsigned jobs = options.jobs > 0 ? static_cast<unsigned>(options.jobs)
                                    : std::max(1u, std::thread::hardware_concurrency());
   jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<size_t>(1, scenarios.size())));
-  if (options.gdb || options.gdb_wait)
-    jobs = 1; // one debugger session at a time
+  if (options.gdb || options.gdb_wait || options.shell_on_failure)
+    jobs = 1; // one debugger session, one terminal, at a time
 
   bool tty = ::isatty(STDERR_FILENO) && global.verbosity != Verbosity::quiet;
   bool color = use_color() && ::isatty(STDOUT_FILENO);
@@ -134,6 +137,7 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
     run_options.gdb = options.gdb || options.gdb_wait;
     run_options.gdb_wait = options.gdb_wait;
     run_options.trace = options.trace;
+    run_options.shell_on_failure = options.shell_on_failure;
     run_options.progress = [&, i](const std::string& what) {
       progress.show(
           fmt::format("[{}/{}] {}: {}", i + 1, scenarios.size(), scenarios[i].name, what));

@@ -28,7 +28,7 @@ struct FaultReport {
   std::string kind;   // one of k_fault_kinds
   std::string title;  // headline, e.g. "BUG: kernel NULL pointer dereference, address: 0"
   std::string report; // the whole report, call trace included
-  std::string phase;  // "boot" (before the first step), "step" or "shutdown"
+  std::string phase;  // "boot" (before the first step), "step", "shell" or "shutdown"
   int step_index = 0; // for phase "step": the step's number, from 1 (ScenarioReport::steps)
   std::string step;   // for phase "step": that step's command; else empty
 

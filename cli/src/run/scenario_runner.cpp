@@ -3,6 +3,7 @@
 #include "build/dkms_conf.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
+#include "run/failure_shell.h"
 #include "run/gdb_attach.h"
 #include "run/guest_boot.h"
 #include "util/fs.h"
@@ -180,8 +181,10 @@ private:
     auto boot = m_session->wait_ready(boot_deadline);
     BootObservation& seen = m_seen.boot.emplace(observe_boot(boot));
     seen.ended_by_scenario_timeout = boot_deadline == m_deadline;
-    if (boot.outcome != GuestSession::Outcome::ok)
+    if (boot.outcome != GuestSession::Outcome::ok) {
+      shell_on_failure();
       return;
+    }
     // What the guest says it runs (uname -r) outranks the release read on the host.
     if (!boot.kernel_release.empty())
       m_report.kernel = boot.kernel_release;
@@ -195,6 +198,7 @@ private:
     }
     if (modules_ok)
       run_steps();
+    shell_on_failure();
     m_session->mark("steps_done");
     progress("shutting down");
     m_session->set_phase({.name = "shutdown"});
@@ -202,6 +206,26 @@ private:
     if (!interrupted() && m_guest_responsive && m_session->vm().exit_status() == std::nullopt)
       m_session->finish(
           std::min(m_deadline + std::chrono::seconds(30), Clock::now() + std::chrono::seconds(30)));
+  }
+
+  // --shell-on-failure: before teardown, the user's shell in the guest as the failure left
+  // it. What happens there is recorded as phase "shell"; its time does not count against the
+  // scenario's timeout.
+  void shell_on_failure() {
+    if (!m_options.shell_on_failure || interrupted())
+      return;
+    auto why = failure_stop_reason(m_scenario, m_seen, m_session->faults());
+    if (!why)
+      return;
+    bool booted = m_seen.boot && m_seen.boot->outcome == GuestSession::Outcome::ok;
+    auto paused = Clock::now();
+    m_session->set_phase({.name = "shell"});
+    shell_in_failed_guest(*m_session, {.scenario = m_scenario.name,
+                                       .why = *why,
+                                       .responsive = m_guest_responsive && booted,
+                                       .artifacts = m_artifacts,
+                                       .gdb = m_options.gdb});
+    m_deadline += Clock::now() - paused;
   }
 
   BootObservation observe_boot(const GuestSession::Boot& boot) {

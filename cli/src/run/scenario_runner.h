@@ -17,6 +17,9 @@ struct ScenarioRunOptions {
   bool gdb = false;      // GDB stub and gdb.script; no host deadline after boot
   bool gdb_wait = false; // halt the guest after module load until gdb continues it
   std::string trace;     // QEMU trace patterns (comma-separated) on top of the scenario's
+  // After a failure (failure_stop_reason), before teardown: a shell in the guest on this
+  // terminal (shell_in_failed_guest) until the user leaves. Needs stdin to be a terminal.
+  bool shell_on_failure = false;
   // The scenario does not apply to the lab's kernel (skip_reason in config/scenario.h): it is
   // judged skipped with these words; nothing is built or booted and no artifacts folder made.
   std::string skip_reason;

@@ -29,7 +29,8 @@ enum class WaitOutcome {
 std::string describe(WaitOutcome outcome);
 
 // Where a run was: "boot" (until the first step starts), "step" (step number `step`,
-// counted from 1 in the scenario's order) or "shutdown".
+// counted from 1 in the scenario's order), "shell" (run --shell-on-failure: the user's
+// shell after a failure) or "shutdown".
 struct RunPhase {
   std::string name = "boot";
   int step = 0; // for "step" only
