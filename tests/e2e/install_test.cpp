@@ -157,8 +157,9 @@ TEST(Package, VersionNamesTheRevision) {
   ASSERT_TRUE(
       std::regex_match(v.out, m, std::regex(R"(labctl \d+\.\d+\.\d+ \(revision (\S+)\)\n)")))
       << v.out;
-  if (fs::exists(source_dir() / ".git")) // a checkout: git describe gave a revision
+  if (fs::exists(source_dir() / ".git")) { // a checkout: git describe gave a revision
     EXPECT_NE(m[1].str(), "unknown");
+  }
 }
 
 TEST(ManPage, RendersEveryOptionAndSubcommand) {
