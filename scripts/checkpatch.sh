@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The kernel's style checker on labctl's modules: kmod/ (the examples users copy) and the
-# test fixtures in tests/kmod/. checkpatch.pl comes from Debian's linux-source-6.1 (there is
+# The kernel's style checker on labctl's modules: kmod/ (the examples users copy), the
+# template `labctl new` copies (templates/module/; NAME only in strings and comments there)
+# and the test fixtures in tests/kmod/. checkpatch.pl comes from Debian's linux-source-6.1 (there is
 # no package of its own); it and the two files it reads beside itself are extracted once
 # into DIR (default build/checkpatch).
 #
@@ -32,7 +33,7 @@ checkpatch() {
 }
 # Every module source (broken and warning included: their faults are for the compiler,
 # and their style is clean) ...
-mapfile -t files < <(find kmod tests/kmod -name '*.c' -not -name labctl_fault.c | sort)
+mapfile -t files < <(find kmod templates tests/kmod -name '*.c' -not -name labctl_fault.c | sort)
 status=0
 checkpatch "${files[@]}" || status=1
 # ... but labctl_fault calls BUG() on purpose (its "bug" command is the fault the tests

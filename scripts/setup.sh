@@ -26,6 +26,9 @@ packages=(
 	tmux python3 python3-jsonschema
 	# bench: the article-style baseline initrd is packed with cpio
 	cpio
+	# packaging: cpack -G DEB (dpkg-shlibdeps from dpkg-dev; file finds the binaries), the
+	# man page rendered with man -l (man-db), the CI recipes parsed (python3-yaml)
+	dpkg-dev file man-db python3-yaml
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -26,7 +26,8 @@ TEST(Cli, HelpDocumentsExitCodesOnEverySubcommand) {
                                         {"build", "--help"},
                                         {"initrd", "--help"},
                                         {"doctor", "--help"},
-                                        {"list", "--help"}}) {
+                                        {"list", "--help"},
+                                        {"new", "--help"}}) {
     auto r = labctl(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("130  interrupted"), std::string::npos) << args[0] << "\n" << r.out;

@@ -48,12 +48,27 @@ constexpr const char* k_shell_on_failure_help =
 constexpr const char* k_trace_help = "Enable QEMU trace events matching PATTERN[,PATTERN...] "
                                      "into trace.log in the artifacts; 'help' lists the events";
 
+// What `labctl new` creates, read from its templates (so --help cannot drift from them).
+std::string new_footer() {
+  std::string text = "Creates, in DIR (never overwriting a file: exit 2 naming it):\n";
+  for (const auto& file : module_template_files())
+    text += "  DIR/" + file.string() + "\n";
+  if (module_template_files().empty())
+    text += "  (no templates found in " + module_template_dir().string() + ")\n";
+  return text + "with @NAME@ replaced by NAME: a Kbuild and a Makefile (KDIR ?= the running "
+                "kernel's headers), a misc device /dev/NAME that keeps what is written to it, and "
+                "a scenario that builds, loads, writes, reads and unloads it:\n"
+                "  labctl run DIR/NAME.json\n\n";
+}
+
 } // namespace
 
 int run_app(int argc, char** argv) {
   CLI::App app{"labctl: build a kernel module, boot it in QEMU, drive the guest and judge it"};
   app.footer(k_exit_codes);
-  app.set_version_flag("--version", std::string("labctl ") + LABCTL_VERSION);
+  // LABCTL_GIT_REVISION: `git describe` when CMake configured the build, else "unknown".
+  app.set_version_flag("--version", std::string("labctl ") + LABCTL_VERSION + " (revision " +
+                                        LABCTL_GIT_REVISION + ")");
   app.require_subcommand(1);
 
   GlobalOptions global;
@@ -61,7 +76,9 @@ int run_app(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Debug log, including every spawned command line")
       ->configurable(false);
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
-  app.add_option("--profile", global.profile, "Lab profile: a name in configs/ or a file")
+  app.add_option("--profile", global.profile,
+                 "Lab profile: a file, or a NAME found as NAME.json in ./configs, then "
+                 "$XDG_CONFIG_HOME/labctl (~/.config/labctl), then the installed profiles")
       ->capture_default_str();
   app.add_option("--kernel", global.kernel,
                  "Kernel(s): all, auto, releases R1,R2 (every scenario on each), or an image path; "
@@ -111,10 +128,19 @@ int run_app(int argc, char** argv) {
 
   ListOptions list_opts;
   auto* list = app.add_subcommand("list", "List scenarios with their descriptions");
-  list->add_option("DIR", list_opts.dir, "Folder of scenarios (default: scenarios/)");
+  list->add_option("DIR", list_opts.dir, "Folder of scenarios (default: the shipped ones)");
+  list->add_flag("--profiles", list_opts.profiles,
+                 "List the profile names --profile finds instead, with their files");
 
-  for (auto* sub : {doctor, build, initrd, run, shell, list})
+  NewOptions new_opts;
+  auto* create = app.add_subcommand("new", "Start a module: a folder with its source and a "
+                                           "scenario that builds, loads and exercises it");
+  create->add_option("NAME", new_opts.name, "Module name (a C identifier)")->required();
+  create->add_option("DIR", new_opts.dir, "Folder to create it in (default: ./NAME)");
+
+  for (auto* sub : {doctor, build, initrd, run, shell, list, create})
     sub->footer(k_exit_codes);
+  create->footer(new_footer() + k_exit_codes);
   shell->footer(std::string(k_shell_keys) + k_exit_codes);
 
   try {
@@ -141,6 +167,8 @@ int run_app(int argc, char** argv) {
       return command_shell(global, shell_opts);
     if (list->parsed())
       return command_list(global, list_opts);
+    if (create->parsed())
+      return command_new(global, new_opts);
   } catch (const FatalError& e) {
     spdlog::error("{}", e.error().message);
     if (interrupted())

@@ -3,6 +3,7 @@
 #include "config/profile.h"
 #include "util/log.h"
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,12 @@ namespace labctl {
 // Options every subcommand understands.
 struct GlobalOptions {
   Verbosity verbosity = Verbosity::normal;
-  std::string profile = "default"; // a name in configs/ or a path to a profile file
+  std::string profile = "default"; // a name (./configs, ~/.config/labctl, installed) or a file
   std::string kernel;              // overrides the profile's kernel image
 };
 
+// The file --profile names (docs/profile.md, "Where profiles are found"); fatal when none.
+ProfileLocation selected_profile_location(const GlobalOptions& global);
 // The profile named by the options, with --kernel applied; fatal on bad input.
 Profile load_selected_profile(const GlobalOptions& global);
 
@@ -62,8 +65,19 @@ int command_shell(const GlobalOptions& global, const ShellOptions& options);
 
 struct ListOptions {
   std::string dir;
+  bool profiles = false; // list the profile names and their files instead
 };
 int command_list(const GlobalOptions& global, const ListOptions& options);
+
+struct NewOptions {
+  std::string name; // the module's name: a C identifier
+  std::string dir;  // default: ./NAME
+};
+int command_new(const GlobalOptions& global, const NewOptions& options);
+// The folder `labctl new` copies (data_dir()/templates/module) and its files, relative to it,
+// sorted; "@NAME@" in a name or a file's text becomes the module's name.
+std::filesystem::path module_template_dir();
+std::vector<std::filesystem::path> module_template_files();
 
 // `--trace help`: print the trace events the profile's QEMU knows.
 int command_trace_help(const GlobalOptions& global);

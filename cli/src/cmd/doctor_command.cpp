@@ -16,6 +16,11 @@ int command_doctor(const GlobalOptions& global) {
   Profile profile = load_selected_profile(global);
   bool color = use_color() && ::isatty(STDOUT_FILENO);
   bool all_ok = true;
+  auto location = selected_profile_location(global);
+  std::string ok = color ? fmt::format(fg(fmt::color::green), "ok") : "ok";
+  std::puts(
+      fmt::format("{:<8} {:<8} {} ({})", ok, "profile", location.file.string(), location.origin)
+          .c_str());
   for (const auto& check : run_doctor(profile, {}, cache_root())) {
     std::string status = check.ok ? "ok" : check.required ? "MISSING" : "missing";
     if (color)

@@ -18,8 +18,12 @@ bool is_kernel_selection(const std::string& value) {
 
 } // namespace
 
+ProfileLocation selected_profile_location(const GlobalOptions& global) {
+  return find_profile(global.profile, profile_search_dirs()).take();
+}
+
 Profile load_selected_profile(const GlobalOptions& global) {
-  Profile profile = load_profile(profile_path(global.profile, configs_dir())).take();
+  Profile profile = load_profile(selected_profile_location(global).file).take();
   if (is_kernel_selection(global.kernel)) {
     // --kernel all | auto | R1,R2: the kernels a run uses, like the profile's "kernels".
     profile.kernel_auto = true;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <map>
 #include <string_view>
 
 namespace labctl {
@@ -108,11 +109,36 @@ std::string qemu_listener_option(const std::vector<std::string>& args) {
   return "";
 }
 
-std::filesystem::path profile_path(const std::string& name_or_file,
-                                   const std::filesystem::path& configs_dir) {
+Result<ProfileLocation> find_profile(const std::string& name_or_file,
+                                     const std::vector<ProfileDir>& dirs) {
   if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json"))
-    return name_or_file;
-  return configs_dir / (name_or_file + ".json");
+    return ProfileLocation{name_or_file, "file"};
+  std::vector<std::string> tried;
+  for (const auto& d : dirs) {
+    std::filesystem::path file = d.dir / (name_or_file + ".json");
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(file, ec))
+      return ProfileLocation{file, d.origin};
+    tried.push_back(file.string());
+  }
+  return bad_input(
+      fmt::format("profile '{}': not found (looked for {})", name_or_file, fmt::join(tried, ", ")));
+}
+
+std::vector<ProfileLocation> list_profiles(const std::vector<ProfileDir>& dirs) {
+  std::map<std::string, ProfileLocation> found;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(d.dir, ec)) {
+      const auto& file = entry.path();
+      if (file.extension() == ".json" && entry.is_regular_file(ec))
+        found.try_emplace(file.stem().string(), ProfileLocation{file, d.origin});
+    }
+  }
+  std::vector<ProfileLocation> out;
+  for (auto& [name, location] : found)
+    out.push_back(std::move(location));
+  return out;
 }
 
 Result<Profile> load_profile(const std::filesystem::path& file) {

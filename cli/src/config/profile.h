@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/data_dir.h"
 #include "core/error.h"
 #include "host/kernel_locator.h"
 
@@ -55,9 +56,18 @@ Result<Profile> load_profile(const std::filesystem::path& file);
 // The same for text already read; `file` names it in messages and anchors relative paths.
 Result<Profile> parse_profile(const std::string& text, const std::filesystem::path& file);
 
-// A profile argument is a path (contains '/' or ends in .json) or a name in `configs_dir`.
-std::filesystem::path profile_path(const std::string& name_or_file,
-                                   const std::filesystem::path& configs_dir);
+// The file a profile argument names, and where it was found ("file" for a path, else the
+// ProfileDir's origin).
+struct ProfileLocation {
+  std::filesystem::path file;
+  std::string origin;
+};
+// A profile argument is a path (contains '/' or ends in .json) or a NAME looked up as
+// NAME.json in `dirs`, first match wins; a name in none of them is bad input naming them all.
+Result<ProfileLocation> find_profile(const std::string& name_or_file,
+                                     const std::vector<ProfileDir>& dirs);
+// The profile names (NAME.json) in `dirs`, each once (the first dir's wins), sorted.
+std::vector<ProfileLocation> list_profiles(const std::vector<ProfileDir>& dirs);
 
 // The kernel a profile names, checked to exist (environment error otherwise).
 Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots = {});

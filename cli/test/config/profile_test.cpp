@@ -186,10 +186,39 @@ TEST(Profile, KernelsResolveInOrderAllOldestFirst) {
   EXPECT_EQ(one.error().code, ExitCode::bad_input);
 }
 
-TEST(Profile, NamesResolveInConfigsDir) {
-  EXPECT_EQ(profile_path("default", "/c"), "/c/default.json");
-  EXPECT_EQ(profile_path("./mine.json", "/c"), "./mine.json");
-  EXPECT_EQ(profile_path("x/y", "/c"), "x/y");
+TEST(Profile, NamesResolveInTheFirstFolderThatHasThem) {
+  TempDir tmp;
+  std::vector<ProfileDir> dirs = {{tmp.path() / "project", "project"},
+                                  {tmp.path() / "user", "user"},
+                                  {tmp.path() / "installed", "installed"}};
+  for (const auto& d : dirs)
+    fs::create_directories(d.dir);
+  ASSERT_TRUE(write_file_atomic(tmp.path() / "installed/default.json", "{}").ok());
+  ASSERT_TRUE(write_file_atomic(tmp.path() / "installed/fast.json", "{}").ok());
+  ASSERT_TRUE(write_file_atomic(tmp.path() / "user/fast.json", "{}").ok());
+  ASSERT_TRUE(write_file_atomic(tmp.path() / "project/mine.json", "{}").ok());
+
+  auto found = find_profile("default", dirs);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->file, tmp.path() / "installed/default.json");
+  EXPECT_EQ(found->origin, "installed");
+  EXPECT_EQ(find_profile("fast", dirs)->origin, "user");
+  EXPECT_EQ(find_profile("mine", dirs)->origin, "project");
+  // A path is taken as it is, found or not.
+  EXPECT_EQ(find_profile("./mine.json", dirs)->file, "./mine.json");
+  EXPECT_EQ(find_profile("x/y", dirs)->origin, "file");
+
+  auto missing = find_profile("nope", dirs);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ExitCode::bad_input);
+  EXPECT_NE(missing.error().message.find((tmp.path() / "user/nope.json").string()),
+            std::string::npos);
+
+  auto names = list_profiles(dirs);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0].file, tmp.path() / "installed/default.json");
+  EXPECT_EQ(names[1].file, tmp.path() / "user/fast.json");
+  EXPECT_EQ(names[2].origin, "project");
 }
 
 TEST(Profile, MemorySizeOfAnyLengthIsCheckedWithoutRecursion) {
