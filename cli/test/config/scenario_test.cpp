@@ -522,15 +522,17 @@ TEST_F(ScenarioLoad, BadRegexes) {
 }
 
 TEST_F(ScenarioLoad, UnknownFaultKind) {
-  expect_error("{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
-               "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
-               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
-               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+  expect_error(
+      "{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
+      "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
+      "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+      "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, slub, unknown)");
   // A kind spelt as the kernel prints it is not the scanner's name for it.
-  expect_error("{\"expect\": {\n  \"faults\": [\"KASAN\"]}}", 2,
-               "key 'faults': 'KASAN' is not a fault kind (known kinds: oops, bug, warning, panic, "
-               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
-               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+  expect_error(
+      "{\"expect\": {\n  \"faults\": [\"KASAN\"]}}", 2,
+      "key 'faults': 'KASAN' is not a fault kind (known kinds: oops, bug, warning, panic, "
+      "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+      "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, slub, unknown)");
 }
 
 // Whatever the fault scanner can report, a scenario can expect.
