@@ -16,7 +16,7 @@ const std::set<std::string> k_kinds = {
     "oops",           "bug",          "warning",      "panic",         "gpf",
     "invalid_opcode", "divide_error", "double_fault", "stack_segment", "soft_lockup",
     "hard_lockup",    "rcu_stall",    "hung_task",    "kasan",         "kfence",
-    "kcsan",          "kmsan",        "ubsan",        "unknown"};
+    "kcsan",          "kmsan",        "ubsan",        "slub",          "unknown"};
 
 // `longest` is the longest line fed: a report may pass its cap by the line that crossed it.
 void check(const std::vector<labctl::KernelFault>& faults, size_t longest) {

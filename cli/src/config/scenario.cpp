@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 namespace labctl {
@@ -218,11 +219,31 @@ void read_files(JsonObjectReader& r, Scenario& s) {
   }
 }
 
+constexpr auto k_guest_ends = std::to_array({GuestEnd::panic, GuestEnd::poweroff, GuestEnd::reset});
+
+std::optional<GuestEnd> read_guest_end(JsonObjectReader& r) {
+  auto v = r.string("ends_guest");
+  if (!v)
+    return std::nullopt;
+  for (GuestEnd end : k_guest_ends)
+    if (*v == to_string(end))
+      return end;
+  r.fail("ends_guest", fmt::format("'{}' is not \"panic\", \"poweroff\" or \"reset\"", *v));
+}
+
 Step read_step(const JsonDocument& doc, const JsonPointer& at) {
   Step step;
   step.line = doc.line_of(at);
   JsonObjectReader r(doc, at);
   auto run = r.string("run");
+  step.ends_guest = read_guest_end(r);
+  if (step.ends_guest)
+    // The step never answers: nothing of what it would have returned can be compared.
+    for (const char* key : {"exit", "stdout", "stderr", "stdout_regex", "stderr_regex"})
+      if (r.has(key))
+        r.fail(key, fmt::format("a step that ends the guest (\"ends_guest\": \"{}\") returns "
+                                "nothing to compare",
+                                to_string(*step.ends_guest)));
   if (auto exit = r.integer("exit")) {
     if (*exit < 0 || *exit > 255)
       r.fail("exit", fmt::format("{} is not an exit code (0 to 255)", *exit));
@@ -254,6 +275,11 @@ void read_steps(JsonObjectReader& r, Scenario& s) {
                 fmt::format("key 'steps': entry {}: expected an object like {{\"run\": ...}}, "
                             "got {}",
                             i + 1, json_type_name((*v)[i])));
+    if (!s.steps.empty() && s.steps.back().ends_guest)
+      json_fail(r.document(), at,
+                fmt::format("key 'steps': entry {}: step {} (line {}) ends the guest "
+                            "(\"ends_guest\": \"{}\"), so no step can follow it",
+                            i + 1, i, s.steps.back().line, to_string(*s.steps.back().ends_guest)));
     s.steps.push_back(read_step(r.document(), at));
   }
 }
@@ -394,6 +420,18 @@ void read_kernels(JsonObjectReader& r, Scenario& s) {
 }
 
 } // namespace
+
+std::string_view to_string(GuestEnd end) {
+  switch (end) {
+  case GuestEnd::panic:
+    return "panic";
+  case GuestEnd::poweroff:
+    return "poweroff";
+  case GuestEnd::reset:
+    return "reset";
+  }
+  return "?";
+}
 
 std::string skip_reason(const Scenario& scenario, const std::string& release) {
   if (!scenario.kernels || scenario.kernels->applies_to(release))

@@ -14,6 +14,12 @@
 
 namespace labctl {
 
+// How a step may end the guest on purpose ("ends_guest"): the kernel panics, the guest
+// powers off, or it resets (QEMU runs with -no-reboot, so each of them ends QEMU).
+enum class GuestEnd { panic, poweroff, reset };
+// "panic", "poweroff", "reset": the names the scenario file uses.
+std::string_view to_string(GuestEnd end);
+
 // One shell command run in the guest and what its result must look like.
 struct Step {
   std::string run;
@@ -26,6 +32,9 @@ struct Step {
   std::optional<std::string> stderr_regex;
   int timeout = 60; // seconds
   int line = 0;     // where the step starts in the scenario file
+  // The step must end the guest this way and never answer; set, it is the last step, and
+  // it has no exit code or output to compare.
+  std::optional<GuestEnd> ends_guest;
 };
 
 // The bytes the guest must have written to the debugcon port.

@@ -17,6 +17,9 @@ enum class EndStyle {
   panic,     // "---[ end Kernel panic ... ]---" (absent when panic= resets at once)
   rule,      // a line of '=' (KASAN, UBSAN, KFENCE, ...)
   task,      // " </TASK>" closing the stack dump, or an end-trace line
+  // SLUB debugging: after the stack dump (6.1) or the WARNING from mm/slub.c that 6.12
+  // prints inside the report, its "FIX name: ..." lines still belong to it.
+  slab,
 };
 
 // A name from k_fault_kinds, checked when compiled: the scanner cannot report a kind that
@@ -51,7 +54,7 @@ const std::vector<Header>& headers() {
     add(R"(BUG: (?:kernel NULL pointer dereference|unable to handle|Unable to handle))", "oops",
         EndStyle::end_trace);
     add(R"(BUG: )", "bug", EndStyle::task);
-    add(R"(BUG [\w.-]+ \(.*\): )", "bug", EndStyle::task); // SLUB debugging
+    add(R"(BUG [\w.-]+ \(.*\): )", "slub", EndStyle::slab); // SLUB debugging
     add(R"(kernel BUG at )", "bug", EndStyle::end_trace);
     add(R"(Unable to handle kernel )", "oops", EndStyle::end_trace);
     add(R"((?:Internal error: )?Oops(?: -|:))", "oops", EndStyle::end_trace);
@@ -223,6 +226,8 @@ bool ends_report(EndStyle end, std::string_view bare) {
   case EndStyle::end_trace:
   case EndStyle::task:
     return starts_with(bare, "---[ end trace");
+  case EndStyle::slab:
+    return false; // the line after its stack dump decides
   }
   return false;
 }
@@ -237,6 +242,21 @@ bool continues_report(std::string_view text) {
   return false;
 }
 
+// After a SLUB report's stack dump (or its WARNING's end-trace line), whether `text` is still
+// part of it: SLUB says what it repaired.
+bool continues_slab_report(std::string_view text) {
+  return starts_with(text, "FIX ") || starts_with(text, "Disabling lock debugging") ||
+         starts_with(trim(text), "---[ end trace");
+}
+
+// The line SLUB of 6.12 prints before a report headed "Object corrupt":
+// "[Right Redzone overwritten] 0x...-0x... @offset=3824. First byte 0x78 instead of 0xcc".
+bool is_slab_reason(std::string_view text) {
+  size_t close = text.find("] ");
+  return starts_with(text, "[") && close != std::string_view::npos &&
+         text.substr(0, close).find(" overwritten") != std::string_view::npos;
+}
+
 constexpr size_t k_max_report_lines = 1000;
 constexpr int k_max_cut_here_wait = 10;
 
@@ -248,6 +268,7 @@ struct OpenReport {
   size_t lines = 0;
   bool oops_seen = false;
   bool stack_ended = false; // "</TASK>" seen in a task-style report
+  bool slab_warned = false; // a SLUB report took in its WARNING from mm/slub.c
 };
 
 } // namespace
@@ -256,7 +277,8 @@ struct FaultScanner::State {
   std::optional<OpenReport> open;
   // "cut here" lines (and what followed) waiting for their WARNING/BUG header.
   std::vector<std::string> cut_here;
-  std::string previous; // the previous message, for a rule just before a header
+  std::string previous;    // the previous message, for a rule just before a header
+  std::string slab_reason; // a SLUB reason line, while only a rule followed it
   std::vector<KernelFault> done;
 
   void close() {
@@ -286,6 +308,13 @@ struct FaultScanner::State {
     if (!cut_here.empty()) {
       for (const auto& line : cut_here)
         append(line);
+    } else if (header.end == EndStyle::slab) {
+      if (!slab_reason.empty())
+        append(slab_reason);
+      if (is_rule(previous))
+        append(previous);
+      if (!slab_reason.empty() && text.ends_with("Object corrupt"))
+        open->fault.title += " " + slab_reason.substr(0, slab_reason.find("] ") + 1);
     } else if (header.end == EndStyle::rule && is_rule(previous)) {
       append(previous);
     }
@@ -293,8 +322,16 @@ struct FaultScanner::State {
     append(text);
   }
 
+  // The WARNING that SLUB of 6.12 prints inside its report, with its "cut here" line.
+  bool takes_slab_warning(const Header& header, std::string_view text) const {
+    return open && open->end == EndStyle::slab && !open->slab_warned &&
+           std::string_view(header.kind) == "warning" &&
+           text.find(" at mm/slub.c:") != std::string_view::npos;
+  }
+
   // A "cut here" that no header followed: still a report, of unknown kind.
   void give_up_cut_here() {
+    close();
     open.emplace();
     open->fault.kind = ListedKind("unknown").name;
     open->fault.title = cut_here.front();
@@ -336,7 +373,9 @@ void FaultScanner::feed_text(std::string_view text) {
   std::string_view bare = trim(text);
 
   if (starts_with(bare, "------------[ cut here ]")) {
-    s.close();
+    // Inside a SLUB report it may be the start of SLUB's own WARNING.
+    if (!(s.open && s.open->end == EndStyle::slab && !s.open->slab_warned))
+      s.close();
     if (!s.cut_here.empty())
       s.give_up_cut_here();
     s.cut_here.emplace_back(text);
@@ -355,6 +394,13 @@ void FaultScanner::feed_text(std::string_view text) {
   }
 
   if (s.open && s.open->stack_ended) {
+    if (!header && s.open->end == EndStyle::slab && continues_slab_report(text)) {
+      // Still after the stack dump: only more of these may follow.
+      s.append(text);
+      s.previous = text;
+      s.slab_reason.clear();
+      return;
+    }
     if (!header && continues_report(text))
       s.open->stack_ended = false;
     else
@@ -366,6 +412,12 @@ void FaultScanner::feed_text(std::string_view text) {
     // "BUG: kernel NULL pointer dereference" / "kernel BUG at" followed by their oops line.
     s.open->oops_seen = true;
     s.open->end = EndStyle::end_trace;
+    s.append(text);
+  } else if (header && s.takes_slab_warning(*header, text)) {
+    for (const auto& line : s.cut_here)
+      s.append(line);
+    s.cut_here.clear();
+    s.open->slab_warned = true;
     s.append(text);
   } else if (header) {
     s.start(*header, text);
@@ -380,14 +432,26 @@ void FaultScanner::feed_text(std::string_view text) {
       s.close();
     else if (s.open && s.open->end == EndStyle::task && bare == "</TASK>")
       s.open->stack_ended = true; // closed by the next line unless it continues the report
+    else if (s.open && s.open->end == EndStyle::slab &&
+             (bare == "</TASK>" || starts_with(bare, "---[ end trace")))
+      s.open->stack_ended = true; // its FIX lines may follow
   }
   s.previous = text;
+  if (is_slab_reason(text))
+    s.slab_reason = text;
+  else if (!is_rule(bare))
+    s.slab_reason.clear();
 }
 
 std::vector<KernelFault> FaultScanner::take_faults() {
   std::vector<KernelFault> faults = std::move(m_state->done);
   m_state->done.clear();
   return faults;
+}
+
+void FaultScanner::settle() {
+  if (m_state->open && m_state->open->stack_ended)
+    m_state->close();
 }
 
 void FaultScanner::flush() {

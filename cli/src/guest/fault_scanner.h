@@ -11,12 +11,14 @@
 namespace labctl {
 
 // Every kind the scanner reports (KernelFault::kind), and so the kinds a scenario may name
-// in expect.faults; docs/scenario.md lists them (a unit test compares the two). "unknown":
-// a "cut here" line without a header after it.
+// in expect.faults; docs/scenario.md lists them (a unit test compares the two). "slub":
+// SLUB's own debugging (slub_debug=...) found a damaged slab object. "unknown": a "cut here"
+// line without a header after it.
 inline constexpr auto k_fault_kinds = std::to_array<std::string_view>(
-    {"oops", "bug", "warning", "panic", "gpf", "invalid_opcode", "divide_error", "double_fault",
-     "stack_segment", "soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "kasan", "kfence",
-     "kcsan", "kmsan", "ubsan", "unknown"});
+    {"oops",           "bug",          "warning",      "panic",         "gpf",
+     "invalid_opcode", "divide_error", "double_fault", "stack_segment", "soft_lockup",
+     "hard_lockup",    "rcu_stall",    "hung_task",    "kasan",         "kfence",
+     "kcsan",          "kmsan",        "ubsan",        "slub",          "unknown"});
 
 // True when `kind` is one of k_fault_kinds.
 constexpr bool is_fault_kind(std::string_view kind) {
@@ -29,7 +31,9 @@ struct KernelFault {
   // BUG at), warning, panic, gpf, ..., or unknown.
   std::string kind;
   // The header line without its timestamp, e.g.
-  // "BUG: kernel NULL pointer dereference, address: 0000000000000000".
+  // "BUG: kernel NULL pointer dereference, address: 0000000000000000". A SLUB report whose
+  // header only says "Object corrupt" (6.12) gets the reason line printed before it
+  // appended: "BUG kmalloc-8 (Tainted: ...): Object corrupt [Right Redzone overwritten]".
   std::string title;
   // The report's lines without timestamps, from the "cut here" line (or the header) to its
   // end line ("---[ end trace ... ]---", "</TASK>", a "====" rule), or as far as it went.
@@ -57,6 +61,10 @@ public:
   std::vector<KernelFault> take_faults();
   // Close a report still open (the log ended, e.g. a panic reset the machine).
   void flush();
+  // Close a report whose stack dump has ended and that only lines continuing it could still
+  // extend (a SLUB report's FIX lines, an RCU stall's second CPU): the caller knows that the
+  // phase it happened in is over (a step answered), so that the report counts for it.
+  void settle();
 
 private:
   struct State;

@@ -118,6 +118,36 @@ std::vector<std::string> judge_step(const Step& step, const StepResult& run) {
   return failures;
 }
 
+std::vector<std::string> judge_guest_end(const Step& step, const StepObservation& seen) {
+  GuestEnd want = *step.ends_guest;
+  const StepResult& run = seen.result;
+  if (run.outcome == WaitOutcome::qemu_exited && seen.guest_end == want)
+    return {};
+  std::string expected =
+      fmt::format("expected the guest to {} during this step (\"ends_guest\": "
+                  "\"{}\")",
+                  want == GuestEnd::poweroff ? "power off" : to_string(want), to_string(want));
+  std::string got;
+  if (run.outcome == WaitOutcome::ok)
+    got = fmt::format("the step returned ({}){}",
+                      run.out_of_time() ? "timed out" : fmt::format("exit code {}", run.exit_code),
+                      last_output(run));
+  else if (run.outcome == WaitOutcome::qemu_exited && seen.guest_end == GuestEnd::panic)
+    got = "the kernel panicked";
+  else if (run.outcome == WaitOutcome::qemu_exited)
+    got = seen.qemu_exit.empty() ? "QEMU exited" : seen.qemu_exit;
+  else if (run.outcome == WaitOutcome::timeout)
+    got = "no answer came and QEMU kept running until the step's time was up";
+  else
+    got = describe(run.outcome) + (run.error.empty() ? "" : ": " + run.error);
+  std::string console;
+  for (size_t i = seen.console.size() > 15 ? seen.console.size() - 15 : 0; i < seen.console.size();
+       ++i)
+    console += "  | " + seen.console[i] + "\n";
+  return {fmt::format("{}, but {}{}", expected, got,
+                      console.empty() ? "" : "; last console lines:\n" + console)};
+}
+
 std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log) {
   std::vector<std::string> failures;
   if (expect.kernel_log.empty() && expect.kernel_log_absent.empty())

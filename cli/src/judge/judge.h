@@ -34,6 +34,10 @@ struct ObservedFault {
 // broken expectation; empty = passed.
 std::vector<std::string> judge_step(const Step& step, const StepResult& run);
 
+// Why a step declared to end the guest ("ends_guest") failed: it returned, the guest ended
+// another way, or the wait ended otherwise. Empty = the guest ended as declared.
+std::vector<std::string> judge_guest_end(const Step& step, const StepObservation& seen);
+
 // Unmatched expect.kernel_log regexes and matched expect.kernel_log_absent ones (with the
 // line that matched). CRLF line ends count as LF. Empty = passed.
 std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log);

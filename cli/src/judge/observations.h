@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/scenario.h"
 #include "core/exit_code.h"
 #include "guest/guest_protocol.h"
 #include "util/process.h"
@@ -44,6 +45,10 @@ struct StepObservation {
   bool scenario_deadline_passed = false; // when waiting ended, the scenario's time was up
   std::deque<std::string> console;       // for an outcome other than ok: the last lines
   std::string qemu_exit;                 // for qemu_exited: why QEMU ended
+  // For qemu_exited: how the guest ended itself, as the step's faults and the console say
+  // (a panic of this step; "reboot: Power down"; "reboot: Restarting system" or "sysrq:
+  // Resetting"); unset when they say nothing or QEMU did not exit with status 0.
+  std::optional<GuestEnd> guest_end;
 };
 
 // debugcon.txt after QEMU exited, read only when the scenario expects debugcon output.

@@ -139,6 +139,12 @@ private:
       const Step& step = m_scenario.steps[i];
       const StepResult& result = seen.result;
       std::vector<std::string> failures;
+      if (step.ends_guest && result.outcome != WaitOutcome::interrupted) {
+        failures = judge_guest_end(step, seen);
+        m_step_failed = m_step_failed || !failures.empty();
+        m_out.step_failures.push_back(std::move(failures));
+        continue;
+      }
       switch (result.outcome) {
       case WaitOutcome::ok:
         failures = judge_step(step, result);
@@ -170,7 +176,8 @@ private:
   void judge_after_exit() {
     std::vector<ObservedFault> observed;
     for (const auto& f : m_seen.faults)
-      observed.push_back({f.fault.kind, f.fault.title});
+      if (!is_declared_panic(f))
+        observed.push_back({f.fault.kind, f.fault.title});
     // The report lists each fault with its phase and trace; these say why it fails.
     for (auto& msg : judge_faults(m_scenario.expect, observed))
       fail(std::move(msg));
@@ -201,6 +208,16 @@ private:
     }
     if (m_scenario.expect.debugcon)
       judge_debugcon(*m_scenario.expect.debugcon, m_seen.debugcon);
+  }
+
+  // The panic of a step declared to end the guest with one ("ends_guest": "panic") is
+  // expected there, whether or not expect.faults lists "panic" (if it does, it counts).
+  bool is_declared_panic(const AttributedFault& f) const {
+    const RunPhase& at = f.phase;
+    return f.fault.kind == "panic" && !fault_expected(m_scenario.expect, "panic") &&
+           at.name == "step" && at.step >= 1 &&
+           static_cast<size_t>(at.step) <= m_scenario.steps.size() &&
+           m_scenario.steps[static_cast<size_t>(at.step) - 1].ends_guest == GuestEnd::panic;
   }
 
   void judge_debugcon(const ExpectedDebugcon& expected, const DebugconObservation& seen) {

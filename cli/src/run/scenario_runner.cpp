@@ -33,18 +33,43 @@ std::string first_line(const std::string& s) {
   return s.substr(0, s.find('\n'));
 }
 
+// A reset or power-off the kernel announced in the last console lines: the kernel's own
+// "reboot: Restarting system" / "reboot: Power down", or sysrq's "sysrq: Resetting" (an
+// emergency restart, as after a panic, prints nothing).
+std::optional<GuestEnd> console_end(const std::deque<std::string>& lines) {
+  for (size_t i = lines.size(), seen = 0; i > 0 && seen < 10; --i, ++seen) {
+    const std::string& line = lines[i - 1];
+    if (line.find("reboot: Restarting system") != std::string::npos ||
+        line.find("sysrq: Resetting") != std::string::npos)
+      return GuestEnd::reset;
+    if (line.find("reboot: Power down") != std::string::npos)
+      return GuestEnd::poweroff;
+  }
+  return std::nullopt;
+}
+
 // Why QEMU ended, in the guest's terms where the console says: QEMU runs with -no-reboot,
 // so a guest that reboots (or powers off) ends QEMU with exit code 0.
 std::string qemu_exit_reason(GuestLink& vm) {
   std::string status = vm.exit_status().value_or(ExitStatus{}).describe();
-  const auto& lines = vm.recent_console();
-  for (size_t i = lines.size(), seen = 0; i > 0 && seen < 10; --i, ++seen) {
-    if (lines[i - 1].find("reboot: Restarting system") != std::string::npos)
-      return fmt::format("the guest rebooted, which ends QEMU under -no-reboot ({})", status);
-    if (lines[i - 1].find("reboot: Power down") != std::string::npos)
-      return fmt::format("the guest powered off ({})", status);
-  }
+  auto end = console_end(vm.recent_console());
+  if (end == GuestEnd::reset)
+    return fmt::format("the guest rebooted, which ends QEMU under -no-reboot ({})", status);
+  if (end == GuestEnd::poweroff)
+    return fmt::format("the guest powered off ({})", status);
   return fmt::format("QEMU exited ({})", status);
+}
+
+// How the guest ended itself while step `step` ran, once QEMU has exited: a panic of that
+// step (panic=-1 resets at once, and -no-reboot turns the reset into QEMU's exit), else what
+// the console announced; nothing when QEMU did not exit with status 0.
+std::optional<GuestEnd> guest_end_in_step(GuestSession& session, int step) {
+  if (!session.vm().exit_status().value_or(ExitStatus{}).success())
+    return std::nullopt;
+  for (const auto& f : session.faults())
+    if (f.fault.kind == "panic" && f.phase == RunPhase{.name = "step", .step = step})
+      return GuestEnd::panic;
+  return console_end(session.vm().recent_console());
 }
 
 class Runner {
@@ -266,8 +291,10 @@ private:
       seen.scenario_deadline_passed = Clock::now() >= m_deadline;
       if (outcome != O::ok && outcome != O::interrupted)
         seen.console = m_session->vm().recent_console();
-      if (outcome == O::qemu_exited)
+      if (outcome == O::qemu_exited) {
         seen.qemu_exit = qemu_exit_reason(m_session->vm());
+        seen.guest_end = guest_end_in_step(*m_session, static_cast<int>(index));
+      }
       // The scenario stops at its first failing step; the judge says why.
       bool go_on = outcome == O::ok && judge_step(step, seen.result).empty();
       m_seen.steps.push_back(std::move(seen));

@@ -105,6 +105,15 @@ void GuestSession::kmsg_records(const std::vector<std::string>& records) {
   collect(m_kmsg_faults, true);
 }
 
+// A phase ended (READY, a step's answer): reports that only continuation lines could still
+// extend belong to it, not to the next one.
+void GuestSession::settle_faults() {
+  m_console_faults.settle();
+  collect(m_console_faults, false);
+  m_kmsg_faults.settle();
+  collect(m_kmsg_faults, true);
+}
+
 GuestSession::Outcome GuestSession::wait(const std::function<bool()>& done,
                                          Clock::time_point deadline) {
   switch (m_vm->pump(done, deadline)) {
@@ -131,6 +140,7 @@ GuestSession::Boot GuestSession::wait_ready(Clock::time_point deadline) {
     boot.error = m_boot->error();
   } else if (boot.outcome == Outcome::ok) {
     mark("ready");
+    settle_faults();
   }
   boot.modules = m_boot->modules();
   for (auto& m : boot.modules)
@@ -186,6 +196,7 @@ StepResult GuestSession::request(std::string_view verb, int timeout_seconds,
     step.kmsg = std::move(output.kmsg);
   }
   m_response.reset();
+  settle_faults();
   step.faults = m_faults.size() - faults_before;
   step.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return step;

@@ -84,6 +84,7 @@ private:
   void console_line(std::string_view line);
   void kmsg_records(const std::vector<std::string>& records);
   void collect(FaultScanner& scanner, bool from_kmsg);
+  void settle_faults();
 
   std::unique_ptr<GuestLink> m_vm;
   std::string m_boot_nonce;

@@ -19,6 +19,19 @@ TEST(Profile, ShippedDefaultLoads) {
   EXPECT_EQ(p->machine, "pc");
 }
 
+// The debug profile is the default one plus SLUB debugging (docs/profile.md).
+TEST(Profile, ShippedDebugIsTheDefaultWithSlubDebugging) {
+  auto debug = load_profile(configs_dir() / "debug.json");
+  ASSERT_TRUE(debug.ok()) << debug.error().message;
+  auto plain = load_profile(configs_dir() / "default.json");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(debug->cmdline, plain->cmdline + " slub_debug=FZPU");
+  EXPECT_EQ(debug->kernel_auto, plain->kernel_auto);
+  EXPECT_EQ(debug->memory, plain->memory);
+  EXPECT_EQ(debug->accel, plain->accel);
+  EXPECT_EQ(debug->boot_timeout, plain->boot_timeout);
+}
+
 TEST(Profile, ExplicitKernelPathsAreRelativeToTheFile) {
   test::ScratchDir dir;
   auto file =

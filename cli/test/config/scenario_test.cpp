@@ -521,16 +521,56 @@ TEST_F(ScenarioLoad, BadRegexes) {
                           "key 'kernel_log': bad regex /a(?=b)/: ");
 }
 
+TEST_F(ScenarioLoad, StepThatEndsTheGuest) {
+  auto s = load(R"({"steps": [
+    {"run": "echo ok", "stdout": "ok"},
+    {"run": "echo c > /proc/sysrq-trigger", "ends_guest": "panic"}
+  ]})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->steps[0].ends_guest, std::nullopt);
+  EXPECT_EQ(s->steps[1].ends_guest, GuestEnd::panic);
+  for (GuestEnd end : {GuestEnd::panic, GuestEnd::poweroff, GuestEnd::reset}) {
+    auto one =
+        load(fmt::format(R"({{"steps": [{{"run": "x", "ends_guest": "{}"}}]}})", to_string(end)));
+    ASSERT_TRUE(one.ok()) << one.error().message;
+    EXPECT_EQ(one->steps[0].ends_guest, end);
+  }
+}
+
+TEST_F(ScenarioLoad, StepThatEndsTheGuestIsValidated) {
+  expect_error("{\"steps\": [\n  {\"run\": \"x\",\n   \"ends_guest\": \"crash\"}]}", 3,
+               "key 'ends_guest': 'crash' is not \"panic\", \"poweroff\" or \"reset\"");
+  expect_error("{\"steps\": [\n  {\"run\": \"x\",\n   \"ends_guest\": true}]}", 3,
+               "key 'ends_guest': expected a string, got boolean");
+  // It never answers, so there is nothing to compare.
+  for (const char* key : {"exit", "stdout", "stderr", "stdout_regex", "stderr_regex"})
+    expect_error(fmt::format("{{\"steps\": [{{\"run\": \"x\", \"ends_guest\": \"panic\",\n  "
+                             "\"{}\": {}}}]}}",
+                             key, std::string_view(key) == "exit" ? "0" : "\"ok\""),
+                 2,
+                 fmt::format("key '{}': a step that ends the guest (\"ends_guest\": \"panic\") "
+                             "returns nothing to compare",
+                             key));
+  // Nothing runs after it: refused where the next step starts.
+  expect_error("{\"steps\": [\n  {\"run\": \"poweroff -f\", \"ends_guest\": \"poweroff\"},\n"
+               "  {\"run\": \"echo never\"}\n]}",
+               3,
+               "key 'steps': entry 2: step 1 (line 2) ends the guest (\"ends_guest\": "
+               "\"poweroff\"), so no step can follow it");
+}
+
 TEST_F(ScenarioLoad, UnknownFaultKind) {
-  expect_error("{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
-               "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
-               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
-               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+  expect_error(
+      "{\"expect\": {\"faults\": [\n  \"oops\",\n  \"opps\"\n]}}", 3,
+      "key 'faults': 'opps' is not a fault kind (known kinds: oops, bug, warning, panic, "
+      "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+      "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, slub, unknown)");
   // A kind spelt as the kernel prints it is not the scanner's name for it.
-  expect_error("{\"expect\": {\n  \"faults\": [\"KASAN\"]}}", 2,
-               "key 'faults': 'KASAN' is not a fault kind (known kinds: oops, bug, warning, panic, "
-               "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
-               "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, unknown)");
+  expect_error(
+      "{\"expect\": {\n  \"faults\": [\"KASAN\"]}}", 2,
+      "key 'faults': 'KASAN' is not a fault kind (known kinds: oops, bug, warning, panic, "
+      "gpf, invalid_opcode, divide_error, double_fault, stack_segment, soft_lockup, "
+      "hard_lockup, rcu_stall, hung_task, kasan, kfence, kcsan, kmsan, ubsan, slub, unknown)");
 }
 
 // Whatever the fault scanner can report, a scenario can expect.

@@ -150,6 +150,53 @@ TEST(FaultScannerRecorded, RcuStallThenSoftLockup) {
   EXPECT_EQ(faults[1].report.find("lockup over"), std::string::npos);
 }
 
+std::string titles(const std::vector<KernelFault>& faults) {
+  std::string out;
+  for (const auto& f : faults)
+    out += f.kind + ": " + f.title + "\n";
+  return out;
+}
+
+// SLUB debugging (slub_debug=FZPU) on both Debian kernels: one slub report per bug, with
+// its rules, tracking lines and FIX lines; the WARNING 6.12 prints inside the report is
+// part of it, not a fault of its own.
+TEST(FaultScannerRecorded, SlubReportsOf61) {
+  auto faults = scan(console_log("slub_debug_6.1.log"));
+  ASSERT_EQ(faults.size(), 4u) << titles(faults);
+  for (const auto& f : faults)
+    EXPECT_EQ(f.kind, "slub") << f.title;
+  EXPECT_EQ(faults[0].title, "BUG kmalloc-8 (Tainted: G           OE     ): Right Redzone "
+                             "overwritten");
+  EXPECT_EQ(faults[1].title, "BUG labctl_slab_uaf (Tainted: G    B      OE     ): Poison "
+                             "overwritten");
+  EXPECT_EQ(faults[2].title, "BUG kmalloc-8 (Tainted: G    B      OE     ): Object already "
+                             "free");
+  EXPECT_NE(faults[3].title.find("Wrong object count"), std::string::npos);
+  EXPECT_EQ(faults[0].report.substr(0, 10), "==========");
+  EXPECT_NE(faults[0].report.find("Allocated in labctl_slab_overrun+"), std::string::npos);
+  EXPECT_NE(faults[0].report.find("FIX kmalloc-8: Restoring Right Redzone"), std::string::npos);
+  EXPECT_NE(faults[1].report.find("Freed in labctl_slab_uaf+"), std::string::npos);
+}
+
+TEST(FaultScannerRecorded, SlubReportsOf612) {
+  auto faults = scan(console_log("slub_debug_6.12.log"));
+  ASSERT_EQ(faults.size(), 3u) << titles(faults);
+  for (const auto& f : faults)
+    EXPECT_EQ(f.kind, "slub") << f.title;
+  EXPECT_EQ(faults[0].title, "BUG kmalloc-8 (Tainted: G           OE     ): Object corrupt "
+                             "[Right Redzone overwritten]");
+  EXPECT_EQ(faults[1].title, "BUG labctl_slab_uaf (Tainted: G    B   W  OE     ): Object "
+                             "corrupt [Poison overwritten]");
+  EXPECT_EQ(faults[2].title, "BUG kmalloc-8 (Tainted: G    B   W  OE     ): Object already "
+                             "free");
+  const std::string& first = faults[0].report;
+  EXPECT_EQ(first.substr(0, 27), "[Right Redzone overwritten]");
+  EXPECT_NE(first.find("WARNING: CPU: 0 PID: 134 at mm/slub.c:1127"), std::string::npos);
+  EXPECT_NE(first.find("---[ end trace"), std::string::npos);
+  EXPECT_NE(first.find("FIX kmalloc-8: Object at"), std::string::npos);
+  EXPECT_EQ(first.find("labctl_slab: command"), std::string::npos) << first;
+}
+
 TEST(FaultScannerRecorded, KmsgRecordsGiveTheSameFaults) {
   for (const char* name : {"oops.log", "warning.log", "bug.log", "panic.log", "soft_lockup.log",
                            "clean_boot.log", "printk_flood.log"}) {
@@ -440,6 +487,44 @@ TEST(FaultScannerFormats, KmsgRecordWithEscapedNewlines) {
                               "---[ end trace 0000000000000000 ]---\n");
 }
 
+// A WARNING that is not SLUB's own still ends a SLUB report and is a fault of its own.
+TEST(FaultScannerFormats, OtherWarningAfterASlubReport) {
+  auto faults =
+      scan_text(R"(=============================================================================
+BUG kmalloc-8 (Not tainted): Object already free
+-----------------------------------------------------------------------------
+Allocated in f+0x1/0x2 [m] age=0 cpu=0 pid=1
+------------[ cut here ]------------
+WARNING: CPU: 0 PID: 84 at drivers/misc/x.c:9 f+0x1/0x2 [x]
+---[ end trace 0000000000000000 ]---
+)");
+  ASSERT_EQ(faults.size(), 2u);
+  EXPECT_EQ(faults[0].kind, "slub");
+  EXPECT_EQ(faults[1].kind, "warning");
+  EXPECT_EQ(faults[1].report.substr(0, 12), "------------");
+}
+
+// settle() closes a report only once its stack dump has ended.
+TEST(FaultScannerFormats, SettleClosesOnlyAReportWhoseStackDumpEnded) {
+  FaultScanner scanner;
+  for (const char* line :
+       {"=====================", "BUG kmalloc-8 (Not tainted): Object already free",
+        "Call Trace:", " <TASK>", " kfree+0x1/0x2"})
+    scanner.feed_line(line);
+  scanner.settle();
+  EXPECT_TRUE(scanner.take_faults().empty()) << "closed in the middle of its stack dump";
+  for (const char* line : {" </TASK>", "FIX kmalloc-8: Object at 0xffff888005bb7f58 not freed"})
+    scanner.feed_line(line);
+  scanner.settle();
+  auto faults = scanner.take_faults();
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_EQ(faults[0].kind, "slub");
+  EXPECT_NE(faults[0].report.find("FIX kmalloc-8"), std::string::npos);
+  scanner.feed_line("a later line");
+  scanner.flush();
+  EXPECT_TRUE(scanner.take_faults().empty());
+}
+
 TEST(FaultScannerFormats, CutHereWithoutHeaderIsStillReported) {
   auto faults = scan_text("------------[ cut here ]------------\nsomething odd\n");
   ASSERT_EQ(faults.size(), 1u);
@@ -479,6 +564,7 @@ const std::vector<std::pair<std::string, std::string>>& report_per_kind() {
       {"kcsan", "=====\nBUG: KCSAN: data-race in f / g\n=====\n"},
       {"kmsan", "=====\nBUG: KMSAN: uninit-value in f+0x1/0x2\n=====\n"},
       {"ubsan", "=====\nUBSAN: shift-out-of-bounds in x.c:1:2\n=====\n"},
+      {"slub", "=====\nBUG kmalloc-8 (Not tainted): Right Redzone overwritten\n=====\n"},
       {"unknown", "------------[ cut here ]------------\nsomething odd\n"},
   };
   return reports;

@@ -261,6 +261,102 @@ TEST(JudgeScenario, FaultsFailUnlessExpected) {
   EXPECT_TRUE(contains(j.failures, "more kernel fault reports followed the first 64"));
 }
 
+// Two steps, the second declared to end the guest with `end`; the run saw it end with `seen_end`.
+Scenario ends_guest_scenario(GuestEnd end) {
+  Scenario s = two_steps();
+  s.steps[1].run = "echo c > /proc/sysrq-trigger";
+  s.steps[1].expected_stdout.reset();
+  s.steps[1].ends_guest = end;
+  return s;
+}
+
+Observations guest_ended(std::optional<GuestEnd> seen_end) {
+  Observations seen = good_run();
+  seen.steps[1] = unanswered(WaitOutcome::qemu_exited);
+  seen.steps[1].qemu_exit = seen_end == GuestEnd::poweroff ? "the guest powered off (exit code 0)"
+                                                           : "QEMU exited (exit code 0)";
+  seen.steps[1].guest_end = seen_end;
+  if (seen_end == GuestEnd::panic)
+    seen.faults = {
+        {.fault = {.kind = "panic", .title = "Kernel panic - not syncing: sysrq triggered crash"},
+         .phase = {.name = "step", .step = 2}}};
+  return seen;
+}
+
+TEST(JudgeGuestEnd, TheDeclaredEndPasses) {
+  for (GuestEnd end : {GuestEnd::panic, GuestEnd::poweroff, GuestEnd::reset}) {
+    Judgement j = judge(ends_guest_scenario(end), guest_ended(end));
+    EXPECT_EQ(j.verdict, Verdict::passed) << to_string(end) << ": " << j.failures.size();
+    EXPECT_TRUE(j.failures.empty());
+    ASSERT_EQ(j.step_failures.size(), 2u);
+    EXPECT_TRUE(j.step_failures[1].empty());
+  }
+}
+
+// The panic of the step that declares it needs no expect.faults entry; one that lists
+// "panic" is met by it.
+TEST(JudgeGuestEnd, TheDeclaredPanicIsExpected) {
+  Scenario s = ends_guest_scenario(GuestEnd::panic);
+  s.expect.faults = {"panic"};
+  EXPECT_EQ(judge(s, guest_ended(GuestEnd::panic)).verdict, Verdict::passed);
+  // A panic elsewhere is not the declared one.
+  Observations seen = guest_ended(GuestEnd::panic);
+  seen.faults[0].phase = {.name = "boot"};
+  Judgement j = judge(ends_guest_scenario(GuestEnd::panic), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_TRUE(contains(j.failures, "kernel fault (panic): Kernel panic - not syncing"));
+}
+
+TEST(JudgeGuestEnd, AStepThatReturnsFails) {
+  Observations seen = good_run();
+  seen.steps[1] = answered(0, "");
+  Judgement j = judge(ends_guest_scenario(GuestEnd::panic), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.exit_code, ExitCode::failed);
+  ASSERT_EQ(j.step_failures.size(), 2u);
+  EXPECT_EQ(j.step_failures[1],
+            std::vector<std::string>{"expected the guest to panic during this step "
+                                     "(\"ends_guest\": \"panic\"), but the step returned (exit "
+                                     "code 0); no output"});
+  seen.steps[1] = answered(3, "still here\n");
+  j = judge(ends_guest_scenario(GuestEnd::poweroff), seen);
+  EXPECT_EQ(j.step_failures[1],
+            std::vector<std::string>{"expected the guest to power off during this step "
+                                     "(\"ends_guest\": \"poweroff\"), but the step returned (exit "
+                                     "code 3); last stdout: \"still here\\n\""});
+}
+
+TEST(JudgeGuestEnd, AnotherEndFails) {
+  Judgement j = judge(ends_guest_scenario(GuestEnd::reset), guest_ended(GuestEnd::poweroff));
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_EQ(j.step_failures[1],
+            std::vector<std::string>{"expected the guest to reset during this step "
+                                     "(\"ends_guest\": \"reset\"), but the guest powered off "
+                                     "(exit code 0); last console lines:\n  | [   5.1] first\n"
+                                     "  | [   5.2] last\n"});
+  // A panic that was not declared is a failure twice: the step and the fault.
+  j = judge(ends_guest_scenario(GuestEnd::poweroff), guest_ended(GuestEnd::panic));
+  EXPECT_TRUE(contains(j.step_failures[1], "but the kernel panicked"));
+  EXPECT_TRUE(contains(j.failures, "kernel fault (panic)"));
+  // QEMU ended with nothing on the console to say how.
+  j = judge(ends_guest_scenario(GuestEnd::panic), guest_ended(std::nullopt));
+  EXPECT_TRUE(contains(j.step_failures[1], "(\"ends_guest\": \"panic\"), but QEMU exited (exit "
+                                           "code 0); last console lines"));
+}
+
+TEST(JudgeGuestEnd, AHangOrAnInterruptIsNotTheDeclaredEnd) {
+  Observations seen = good_run();
+  seen.steps[1] = unanswered(WaitOutcome::timeout);
+  Judgement j = judge(ends_guest_scenario(GuestEnd::panic), seen);
+  EXPECT_EQ(j.verdict, Verdict::failed);
+  EXPECT_TRUE(contains(j.step_failures[1], "but no answer came and QEMU kept running"));
+  seen.steps[1] = unanswered(WaitOutcome::interrupted);
+  seen.interrupted = true;
+  j = judge(ends_guest_scenario(GuestEnd::panic), seen);
+  EXPECT_EQ(j.verdict, Verdict::error);
+  EXPECT_EQ(j.exit_code, ExitCode::interrupted);
+}
+
 TEST(JudgeScenario, AnArtifactNotWrittenIsTheEnvironmentUnlessInterrupted) {
   Observations seen = good_run();
   seen.artifact_error = "artifact not written: kernel.log: No space left on device";

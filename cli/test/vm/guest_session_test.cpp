@@ -333,5 +333,33 @@ TEST_F(GuestSessionTest, OopsOnTheConsoleDuringAStepIsThatStepsFault) {
   EXPECT_EQ(session->faults()[0].phase, (RunPhase{.name = "step", .step = 2}));
 }
 
+// A SLUB report ends with FIX lines that only the next message can tell are the last: the
+// step's answer settles it, so it is that step's fault, not the next step's.
+TEST_F(GuestSessionTest, SlubReportAtTheEndOfAStepIsThatStepsFault) {
+  link->console(console_lines("slub_debug_6.12.log", 1, 365));
+  script_recorded_boot(*link);
+  ASSERT_EQ(boot().outcome, GuestSession::Outcome::ok);
+  session->set_phase({.name = "step", .step = 1});
+  link->respond([](ScriptedLink& l, const Request& r) {
+    l.console(console_lines("slub_debug_6.12.log", 366, 438)); // "overrun" ... FIX lines
+    l.control(agent_answer(r.nonce, "", "", "0"));
+  });
+  ASSERT_EQ(run("echo overrun > /dev/labctl_slab").outcome, GuestSession::Outcome::ok);
+  ASSERT_EQ(session->faults().size(), 1u);
+  EXPECT_EQ(session->faults()[0].fault.kind, "slub");
+  EXPECT_EQ(session->faults()[0].phase, (RunPhase{.name = "step", .step = 1}));
+  EXPECT_NE(session->faults()[0].fault.report.find("FIX kmalloc-8: Object at"), std::string::npos);
+
+  session->set_phase({.name = "step", .step = 2});
+  link->respond([](ScriptedLink& l, const Request& r) {
+    l.console(console_lines("slub_debug_6.12.log", 439, 522)); // "uaf" ... FIX line
+    l.control(agent_answer(r.nonce, "", "", "0"));
+  });
+  ASSERT_EQ(run("echo uaf > /dev/labctl_slab").outcome, GuestSession::Outcome::ok);
+  ASSERT_EQ(session->faults().size(), 2u);
+  EXPECT_NE(session->faults()[1].fault.title.find("[Poison overwritten]"), std::string::npos);
+  EXPECT_EQ(session->faults()[1].phase, (RunPhase{.name = "step", .step = 2}));
+}
+
 } // namespace
 } // namespace labctl
