@@ -73,6 +73,7 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
   for (size_t i : *order)
     ordered.push_back(guest.modules[i]);
   guest.modules = std::move(ordered);
+  guest.module_folders = folder_of;
 
   say("packing initrd");
   GuestImageSpec spec;
@@ -125,6 +126,7 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   const GuestImage* image = &assembled->image;
   PreparedGuest guest;
   guest.modules = assembled->modules;
+  guest.module_folders = assembled->module_folders;
   guest.warnings = assembled->warnings;
   std::string listing;
   for (const auto& line : image->listing)
