@@ -115,7 +115,7 @@ std::string user_source_file(const std::string& compiled, const fs::path& ko,
     fs::path rest;
     for (size_t i = first; i < parts.size(); ++i)
       rest /= parts[i];
-    return (source / rest).string();
+    return (source / rest).lexically_normal().string();
   };
   auto is_number = [](const std::string& s) {
     return !s.empty() &&

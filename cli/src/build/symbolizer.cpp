@@ -64,6 +64,14 @@ std::string cu_file(Dwarf_Die* cu, Dwarf_Word index) {
   return name ? name : "";
 }
 
+// Inlined calls deeper than this are cut (malformed DWARF could loop).
+constexpr int k_max_inline_depth = 64;
+
+bool is_function(Dwarf_Die* die) {
+  int tag = dwarf_tag(die);
+  return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine;
+}
+
 int attr_int(Dwarf_Die* die, int name) {
   Dwarf_Attribute attr;
   Dwarf_Word value = 0;
@@ -154,7 +162,10 @@ struct Symbolizer::State {
         std::find_if(first, last, [&](const auto& s) { return s.second.size == frame.size; });
     if (symbol == last)
       symbol = first;
-    if (symbol == last || frame.offset >= std::max<uint64_t>(symbol->second.size, 1) + 1) {
+    // An offset past the symbol's end is not in it (at its end: a call that never returns
+    // was its last instruction). Symbols of assembly may have no size; the frame has one.
+    uint64_t bound = symbol != last && symbol->second.size ? symbol->second.size : frame.size;
+    if (symbol == last || (bound > 0 && frame.offset > bound)) {
       problem(fmt::format("{}: no function {} of that size in {}", frame.text, frame.function,
                           object.file.string()));
       return {};
@@ -176,25 +187,33 @@ struct Symbolizer::State {
     std::vector<SourceLocation> chain;
     Dwarf_Die* scopes = nullptr;
     int count = dwarf_getscopes(cu, address - bias, &scopes);
-    for (int i = 0; i < count; ++i) {
-      Dwarf_Die* scope = &scopes[i];
-      int tag = dwarf_tag(scope);
-      if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
-        continue;
-      const char* name = die_name(scope);
+    std::optional<Dwarf_Die> function;
+    for (int i = 0; i < count && !function; ++i)
+      if (is_function(&scopes[i]))
+        function = scopes[i];
+    free(scopes);
+    // Up the inlined calls: each inlined instance's own containing scopes (dwarf_getscopes
+    // follows an inlined instance with its abstract definition, not with its caller).
+    for (int depth = 0; function && depth < k_max_inline_depth; ++depth) {
+      const char* name = die_name(&*function);
       chain.push_back({name ? name : frame.function, shown_file(object, cu, file), line, column});
-      if (tag == DW_TAG_subprogram)
+      if (dwarf_tag(&*function) != DW_TAG_inlined_subroutine)
         break;
-      // The function this code was inlined into goes on at the inlined call's site.
       Dwarf_Attribute attr;
       Dwarf_Word index = 0;
-      file = dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr), &index) == 0
+      file = dwarf_formudata(dwarf_attr(&*function, DW_AT_call_file, &attr), &index) == 0
                  ? cu_file(cu, index)
                  : std::string();
-      line = attr_int(scope, DW_AT_call_line);
-      column = attr_int(scope, DW_AT_call_column);
+      line = attr_int(&*function, DW_AT_call_line);
+      column = attr_int(&*function, DW_AT_call_column);
+      Dwarf_Die* parents = nullptr;
+      int n = dwarf_getscopes_die(&*function, &parents);
+      function.reset();
+      for (int i = 1; i < n && !function; ++i) // [0] is the inlined instance itself
+        if (is_function(&parents[i]))
+          function = parents[i];
+      free(parents);
     }
-    free(scopes);
     if (chain.empty() && line > 0)
       chain.push_back({frame.function, shown_file(object, cu, file), line, column});
     if (chain.empty())

@@ -335,8 +335,13 @@ private:
       std::string name = module_name(m.ko.filename().string());
       auto folder = m_module_folders.find(name);
       DebugObject object{.module = name, .file = m.ko};
-      if (folder != m_module_folders.end())
-        object.map_path = [ko = m.ko, dir = folder->second](const std::string& file) {
+      // The scenario names folders relative to itself ("tests/scenarios/../kmod/x"); reports
+      // name files by their absolute, plain path.
+      std::error_code ec;
+      fs::path dir =
+          folder == m_module_folders.end() ? fs::path() : fs::absolute(folder->second, ec);
+      if (!dir.empty() && !ec)
+        object.map_path = [ko = m.ko, dir = dir.lexically_normal()](const std::string& file) {
           return user_source_file(file, ko, dir);
         };
       objects.push_back(std::move(object));
