@@ -156,7 +156,8 @@ struct Symbolizer::State {
         *std::find_if(objects.begin(), objects.end(),
                       [&](const DebugObject& d) { return d.module == frame.module; });
     // A local symbol may exist more than once (static functions of the same name in two
-    // files); the printed length tells them apart.
+    // files); the printed length tells them apart where it is the symbol's size (kallsyms
+    // prints the distance to the next symbol, which may include padding: then the first).
     auto [first, last] = o->symbols.equal_range(frame.function);
     auto symbol =
         std::find_if(first, last, [&](const auto& s) { return s.second.size == frame.size; });
