@@ -8,7 +8,7 @@ packages=(
 	build-essential cmake ninja-build pkg-config g++
 	libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 	libboost-dev libboost-filesystem-dev libarchive-dev
-	liblzma-dev zlib1g-dev libzstd-dev libdtl-dev libre2-dev libxxhash-dev
+	liblzma-dev zlib1g-dev libzstd-dev libdtl-dev libre2-dev libxxhash-dev libdw-dev
 	libgtest-dev libgmock-dev
 	# checks the suite runs first: shell scripts, C++ formatting, kernel C style
 	# (linux-source holds scripts/checkpatch.pl; Debian has no package of its own for it)

@@ -55,6 +55,12 @@ def cross_checks(report):
                         pass
         for j, fault in enumerate(s.get("faults", [])):
             at = f".scenarios[{i}].faults[{j}]"
+            for k, frame in enumerate(fault.get("frames", [])):
+                printed = frame.get("frame", "").split(" ")[0]
+                if printed not in fault.get("report", ""):
+                    yield f"{at}.frames[{k}].frame", f"{printed!r} is not in the fault's report"
+                if frame.get("user") and not frame.get("module"):
+                    yield f"{at}.frames[{k}].user", "true for a frame of no module"
             index = fault.get("step_index")
             if index is None:
                 continue

@@ -79,6 +79,26 @@ TEST(Doctor, ReportsEveryPrerequisiteAndTheAccelWithItsReason) {
   }
 }
 
+TEST(Doctor, SaysWhetherADebugVmlinuxGivesKernelFramesSourceLinesAndHowToGetOne) {
+  auto kernel = find_newest_kernel({});
+  ASSERT_TRUE(kernel.ok());
+  auto r = labctl({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << "a debug vmlinux is optional\n" << r.out << r.err;
+  if (fs::exists(debian_debug_vmlinux(kernel->version))) {
+    EXPECT_NE(r.out.find("ok       vmlinux  debug vmlinux " +
+                         debian_debug_vmlinux(kernel->version).string()),
+              std::string::npos)
+        << r.out;
+  } else {
+    EXPECT_NE(r.out.find("missing  vmlinux  no debug vmlinux for " + kernel->version),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("-> apt-get install linux-image-" + kernel->version + "-dbg"),
+              std::string::npos)
+        << r.out;
+  }
+}
+
 TEST(Doctor, ListsEveryKernelWithHeadersAndWhichOneAutoPicks) {
   auto kernels = find_kernels({});
   ASSERT_FALSE(kernels.empty());

@@ -78,10 +78,24 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
          {"faults",
           {{{"kind", "oops"},
             {"title", "Oops"},
-            {"report", "Oops\n"},
+            {"report", "Oops\nRIP: 0010:m_write+0x15/0x30 [m]\n"},
             {"phase", "step"},
             {"step_index", 1},
-            {"step", "echo oops > /dev/labctl_fault"}}}},
+            {"step", "echo oops > /dev/labctl_fault"},
+            {"frames",
+             {{{"frame", "m_write+0x15/0x30 [m]"},
+               {"function", "m_write"},
+               {"offset", 21},
+               {"size", 48},
+               {"module", "m"},
+               {"exact", true},
+               {"reliable", true},
+               {"user", true},
+               {"source",
+                {{{"function", "m_write"},
+                  {"file", "/src/m/m.c"},
+                  {"line", 42},
+                  {"column", 3}}}}}}}}}},
          {"debugcon_diff", ""},
          {"timeline",
           Json::array({Json::array({"qemu_started", 0.0}), Json::array({"qemu_exited", 1.4})})},
@@ -111,6 +125,21 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   EXPECT_NE(check(step_out_of_range).find(".scenarios[0].faults[0].step_index: "),
             std::string::npos)
       << check(step_out_of_range);
+
+  Json frame_not_in_report = report;
+  frame_not_in_report["scenarios"][0]["faults"][0]["frames"][0]["frame"] = "x+0x1/0x2 [m]";
+  EXPECT_NE(check(frame_not_in_report).find(".scenarios[0].faults[0].frames[0].frame: "),
+            std::string::npos)
+      << check(frame_not_in_report);
+  Json user_frame_of_no_module = report;
+  user_frame_of_no_module["scenarios"][0]["faults"][0]["frames"][0]["module"] = "";
+  EXPECT_NE(check(user_frame_of_no_module).find(".scenarios[0].faults[0].frames[0].user: "),
+            std::string::npos)
+      << check(user_frame_of_no_module);
+  Json source_without_line = report;
+  source_without_line["scenarios"][0]["faults"][0]["frames"][0]["source"][0].erase("line");
+  EXPECT_NE(check(source_without_line).find("'line' is a required property"), std::string::npos)
+      << check(source_without_line);
 
   Json unknown_kind = report;
   unknown_kind["scenarios"][0]["faults"][0]["kind"] = "opps";

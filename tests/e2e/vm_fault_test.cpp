@@ -1,10 +1,14 @@
 // The rows of the fault matrix (docs/faults.md) that need the real kernel: faults a
 // scenario expects, found in a real guest and attributed to their steps.
 #include "e2e_support.h"
+#include "host/kernel_locator.h"
 #include "util/json_document.h"
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <regex>
 
 namespace labctl::e2e {
@@ -39,6 +43,87 @@ TEST_F(VmFaults, ExpectedWarningAndBugAreFoundAndTheRunPasses) {
   EXPECT_EQ(faults[1]["step_index"], 2);
   EXPECT_EQ(faults[1]["step"], "sh -c 'echo bug > /dev/labctl_fault'");
   EXPECT_TRUE(fs::exists(artifacts.path() / "faults-expected" / "faults.txt"));
+}
+
+// The line of tests/kmod/oops_line/oops_line.c that holds `marker`, from 1.
+int oops_line_of(const std::string& marker) {
+  auto text = read_file(source_dir() / "tests/kmod/oops_line/oops_line.c");
+  EXPECT_TRUE(text.ok());
+  size_t at = text.ok() ? text->find(marker) : std::string::npos;
+  EXPECT_NE(at, std::string::npos) << marker;
+  return at == std::string::npos
+             ? 0
+             : static_cast<int>(
+                   std::count(text->begin(), text->begin() + static_cast<long>(at), '\n')) +
+                   1;
+}
+
+TEST_F(VmFaults, OopsAtAKnownLineIsNamedByFileAndLineOnEveryKernel) {
+  fs::path json = artifacts.path() / "report.json";
+  auto r =
+      labctl({"run", "--kernel", "all", "--keep-going", "--artifacts", artifacts.path().string(),
+              "--json", json.string(), "tests/scenarios/oops-line.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(report_schema_problems(json), "");
+  int store = oops_line_of("oops_line: the store");
+  int call = oops_line_of("oops_line: the call");
+  std::string file = "tests/kmod/oops_line/oops_line.c";
+  // The headline, then the user's frame with file:line (the e2e runs in the source folder),
+  // then where the whole report is.
+  std::string inlined = fmt::format("    oops_line_store  {}:{} (inlined into oops_line_write)\n"
+                                    "    oops_line_write  {}:{}  (oops_line_write+0x",
+                                    file, store, file, call);
+  auto text = read_file(json);
+  ASSERT_TRUE(text.ok());
+  Json j = Json::parse(*text);
+  ASSERT_GE(j["scenarios"].size(), 2u) << "one result per installed kernel";
+  size_t shown = 0;
+  for (size_t at = 0; (at = r.out.find(inlined, at)) != std::string::npos; ++at)
+    ++shown;
+  EXPECT_EQ(shown, j["scenarios"].size()) << r.out;
+  for (const Json& scenario : j["scenarios"]) {
+    fs::path folder = scenario["artifacts"].get<std::string>();
+    std::string headline = "BUG: kernel NULL pointer dereference";
+    size_t title = r.out.find(headline);
+    size_t frames = r.out.find(inlined, title);
+    size_t full = r.out.find("    full report: " + (folder / "faults.txt").string(), frames);
+    EXPECT_TRUE(title != std::string::npos && frames != std::string::npos &&
+                full != std::string::npos)
+        << r.out;
+    ASSERT_GE(scenario["faults"].size(), 1u) << scenario.dump(2);
+    const Json& fault = scenario["faults"][0];
+    EXPECT_EQ(fault["kind"], "oops");
+    const Json* rip = nullptr;
+    for (const Json& f : fault["frames"])
+      if (f["exact"] == true && f["module"] == "oops_line")
+        rip = &f;
+    ASSERT_NE(rip, nullptr) << fault.dump(2);
+    EXPECT_EQ((*rip)["user"], true);
+    EXPECT_EQ((*rip)["function"], "oops_line_write");
+    const Json& source = (*rip)["source"];
+    ASSERT_EQ(source.size(), 2u) << rip->dump(2);
+    EXPECT_EQ(source[0]["function"], "oops_line_store");
+    EXPECT_EQ(source[0]["file"], (source_dir() / file).string());
+    EXPECT_EQ(source[0]["line"], store);
+    EXPECT_EQ(source[1]["function"], "oops_line_write");
+    EXPECT_EQ(source[1]["file"], (source_dir() / file).string());
+    EXPECT_EQ(source[1]["line"], call);
+    // The kernel's frames stay as they are without a debug vmlinux.
+    if (!fs::exists(debian_debug_vmlinux(scenario["kernel"].get<std::string>()))) {
+      for (const Json& f : fault["frames"]) {
+        if (f["module"] == "") {
+          EXPECT_TRUE(f["source"].empty()) << f.dump();
+        }
+      }
+    }
+    auto faults = read_file(folder / "faults.txt");
+    ASSERT_TRUE(faults.ok());
+    EXPECT_NE(faults->find(fmt::format("  oops_line_store  {}:{} (inlined into oops_line_write)",
+                                       (source_dir() / file).string(), store)),
+              std::string::npos)
+        << *faults;
+    EXPECT_NE(faults->find("Call Trace:"), std::string::npos) << "the whole report stays there";
+  }
 }
 
 // What a step can do to the control channel by accident or on purpose (issue 10): none of

@@ -1,7 +1,9 @@
 // Fuzz target: the kernel fault scanner, fed the input line by line as the console and
 // /dev/kmsg deliver it. Whatever the lines, every fault has a known kind and a title, and
-// a report never grows past its caps.
+// a report never grows past its caps, and each frame stack_frames finds in it parses back to
+// itself.
 #include "guest/fault_scanner.h"
+#include "guest/stack_frame.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -25,6 +27,11 @@ void check(const std::vector<labctl::KernelFault>& faults, size_t longest) {
       __builtin_trap();
     if (f.report.size() > labctl::FaultScanner::k_max_report_bytes + longest + 1)
       __builtin_trap();
+    for (const auto& frame : labctl::stack_frames(f.report)) {
+      auto again = labctl::stack_frames(frame.text);
+      if (frame.function.empty() || again.size() != 1 || again[0].text != frame.text)
+        __builtin_trap();
+    }
   }
 }
 

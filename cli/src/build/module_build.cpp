@@ -96,6 +96,49 @@ std::string map_compiler_output(const std::string& output, const fs::path& copy,
   return mapped;
 }
 
+std::string user_source_file(const std::string& compiled, const fs::path& ko,
+                             const fs::path& source) {
+  // The cache entry's name (the key): the folder holding src/ under modules/.
+  std::vector<std::string> ko_parts;
+  for (const auto& part : ko)
+    ko_parts.push_back(part.string());
+  std::string key;
+  for (size_t i = 0; i + 2 < ko_parts.size(); ++i)
+    if (ko_parts[i] == "modules" && ko_parts[i + 2] == "src")
+      key = ko_parts[i + 1];
+  std::vector<std::string> parts;
+  for (const auto& part : fs::path(compiled))
+    parts.push_back(part.string());
+  auto rest_from = [&](size_t first) -> std::string {
+    if (first >= parts.size())
+      return compiled;
+    fs::path rest;
+    for (size_t i = first; i < parts.size(); ++i)
+      rest /= parts[i];
+    return (source / rest).lexically_normal().string();
+  };
+  auto is_number = [](const std::string& s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  // "/", "proc", pid, "fd", n, rest...
+  if (parts.size() > 5 && parts[0] == "/" && parts[1] == "proc" && is_number(parts[2]) &&
+      parts[3] == "fd" && is_number(parts[4]))
+    return rest_from(5);
+  if (key.empty())
+    return compiled;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (!p.starts_with(key + ".tmp.") || !is_number(p.substr(key.size() + 5)))
+      continue;
+    if (i + 1 < parts.size() && parts[i + 1] == "src")
+      return rest_from(i + 2);
+    if (i + 4 < parts.size() && parts[i + 1] == "dkms" && parts[i + 4] == "build")
+      return rest_from(i + 5);
+  }
+  return compiled;
+}
+
 std::vector<std::string> parse_modules_order(std::string_view text) {
   std::vector<std::string> order;
   std::istringstream lines{std::string(text)};

@@ -81,4 +81,12 @@ std::string lead_with_first_error(const std::string& diagnostics,
 std::string map_compiler_output(const std::string& output, const std::filesystem::path& copy,
                                 const std::filesystem::path& source);
 
+// The user's file for a file name the compiler recorded in a build's debug info: a build copy
+// names its sources by the copy's path (`<cache>/modules/<key>.tmp.<pid>/src/x.c`, a DKMS
+// build `.../<key>.tmp.<pid>/dkms/<name>/<version>/build/x.c`, a cache path make cannot spell
+// `/proc/<pid>/fd/<n>/x.c`), which is `source/x.c`. `ko` is one of the build's .ko files (in
+// `<cache>/modules/<key>/src/`), which gives the key. Any other name is returned as it is.
+std::string user_source_file(const std::string& compiled, const std::filesystem::path& ko,
+                             const std::filesystem::path& source);
+
 } // namespace labctl

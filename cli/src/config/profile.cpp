@@ -213,12 +213,34 @@ Result<Profile> parse_profile(const std::string& text, const std::filesystem::pa
         r.fail("kernel_modules", "expected an array of module names");
       p.load_kernel_modules = mods->get<std::vector<std::string>>();
     }
+    if (auto v = r.string("debug_vmlinux")) {
+      p.debug_vmlinux = *v;
+      if (*v != "auto" && *v != "none") {
+        p.debug_vmlinux = relative_to(p.file, *v).string();
+        std::error_code ec;
+        if (!fs::is_regular_file(p.debug_vmlinux, ec))
+          r.fail("debug_vmlinux", fmt::format("{} is not a file (expected \"auto\", \"none\" "
+                                              "or a vmlinux with debug info)",
+                                              p.debug_vmlinux));
+      }
+    }
     r.string("description"); // free text for people
     r.finish();
   } catch (const JsonInvalid& e) {
     return bad_input(e.what());
   }
   return p;
+}
+
+std::filesystem::path debug_vmlinux_for(const Profile& profile, const std::string& release,
+                                        const std::filesystem::path& root) {
+  if (profile.debug_vmlinux == "none")
+    return {};
+  if (profile.debug_vmlinux != "auto")
+    return profile.debug_vmlinux;
+  std::filesystem::path debian = debian_debug_vmlinux(release, root);
+  std::error_code ec;
+  return std::filesystem::is_regular_file(debian, ec) ? debian : std::filesystem::path();
 }
 
 Result<Kernel> resolve_kernel(const Profile& profile, const KernelRoots& roots) {

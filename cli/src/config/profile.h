@@ -43,7 +43,16 @@ struct Profile {
   // Modules of the kernel itself (e.g. "virtio_console") that init loads before the
   // scenario's, with their dependencies resolved through modules.dep.
   std::vector<std::string> load_kernel_modules; // the JSON key "kernel_modules"
+  // A vmlinux with debug info, for source lines of kernel frames in fault reports: "auto"
+  // (Debian's linux-image-<release>-dbg file when installed), "none", or a path (checked to
+  // exist when the profile loads).
+  std::string debug_vmlinux = "auto";
 };
+
+// The debug vmlinux for `release` under the profile's debug_vmlinux: its path, Debian's
+// file for "auto" when it exists (debian_debug_vmlinux), else empty (none).
+std::filesystem::path debug_vmlinux_for(const Profile& profile, const std::string& release,
+                                        const std::filesystem::path& root = "/");
 
 // The first of `args` (a profile's qemu_args) that would make QEMU listen for connections
 // (a monitor, QMP, GDB stub, VNC/SPICE, a server chardev, a TCP/UDP backend, port forwarding,

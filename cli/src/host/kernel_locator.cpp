@@ -225,4 +225,9 @@ std::string KernelFilter::describe() const {
   return "[" + list + "]";
 }
 
+std::filesystem::path debian_debug_vmlinux(const std::string& release,
+                                           const std::filesystem::path& root) {
+  return root / "usr/lib/debug/boot" / ("vmlinux-" + release);
+}
+
 } // namespace labctl

@@ -34,6 +34,11 @@ std::vector<Kernel> find_kernels(const KernelRoots& roots);
 // The kernel for version V under `roots`, checked to exist.
 Result<Kernel> kernel_for_version(const std::string& version, const KernelRoots& roots);
 
+// Where Debian's linux-image-<release>-dbg package puts the kernel's vmlinux with its debug
+// info: /usr/lib/debug/boot/vmlinux-<release> (under `root`).
+std::filesystem::path debian_debug_vmlinux(const std::string& release,
+                                           const std::filesystem::path& root = "/");
+
 // Compare kernel release strings the way dpkg orders versions (6.10 > 6.9, 6.1.0-56 > 6.1.0-9).
 int compare_kernel_versions(const std::string& a, const std::string& b);
 

@@ -57,6 +57,27 @@ DoctorCheck program_check(const std::string& name, const std::string& program,
   return c;
 }
 
+// Optional: kernel frames of fault reports get source lines from it.
+DoctorCheck debug_vmlinux_check(const Profile& profile, const std::string& release) {
+  DoctorCheck c{"vmlinux", true, false, "", ""};
+  if (profile.debug_vmlinux == "none") {
+    c.detail = "debug vmlinux off (the profile's debug_vmlinux is \"none\")";
+    return c;
+  }
+  auto path = debug_vmlinux_for(profile, release);
+  if (!path.empty()) {
+    c.detail = fmt::format("debug vmlinux {}: kernel frames of fault reports get source lines",
+                           path.string());
+    return c;
+  }
+  c.ok = false;
+  c.detail = fmt::format("no debug vmlinux for {} ({} is absent): fault reports resolve only "
+                         "the modules' frames to source lines",
+                         release, debian_debug_vmlinux(release).string());
+  c.fix = fmt::format("apt-get install linux-image-{}-dbg", release);
+  return c;
+}
+
 } // namespace
 
 std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& roots,
@@ -69,6 +90,7 @@ std::vector<DoctorCheck> run_doctor(const Profile& profile, const KernelRoots& r
     for (const auto& kernel : *kernels) {
       checks.push_back({"kernel", true, true, kernel.image.string(), ""});
       checks.push_back({"headers", true, true, kernel.build_dir.string(), ""});
+      checks.push_back(debug_vmlinux_check(profile, kernel.version));
     }
   } else {
     bool headers = kernels.error().message.find("headers") != std::string::npos;

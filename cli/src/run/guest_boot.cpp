@@ -77,6 +77,7 @@ Result<AssembledGuest> assemble_guest(const LabSetup& lab,
   for (size_t i : *order)
     ordered.push_back(guest.modules[i]);
   guest.modules = std::move(ordered);
+  guest.module_folders = folder_of;
 
   say("packing initrd");
   GuestImageSpec spec;
@@ -136,6 +137,7 @@ Result<PreparedGuest> prepare_guest(const LabSetup& lab, const GuestRequest& req
   const GuestImage* image = &assembled->image;
   PreparedGuest guest;
   guest.modules = assembled->modules;
+  guest.module_folders = assembled->module_folders;
   guest.warnings = assembled->warnings;
   guest.config.optional_modules = assembled->optional_modules;
   std::string listing;

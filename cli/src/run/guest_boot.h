@@ -28,12 +28,15 @@ struct GuestRequest {
 struct PreparedGuest {
   GuestSession::Config config;
   std::vector<GuestModuleFile> modules;
+  std::map<std::string, std::filesystem::path> module_folders;         // see AssembledGuest
   std::vector<std::pair<std::filesystem::path, std::string>> warnings; // see AssembledGuest
 };
 
 // A guest's modules built and its initrd packed.
 struct AssembledGuest {
   std::vector<GuestModuleFile> modules; // in load order: each after those it depends on
+  // The folder that built each module, by module name (module_name: '-' as '_').
+  std::map<std::string, std::filesystem::path> module_folders;
   GuestImage image;
   // Kernel modules init loads only as soft dependencies (KernelModuleFile::optional).
   std::set<std::string> optional_modules;

@@ -2,6 +2,7 @@
 
 #include "util/base64.h"
 #include "util/visible_bytes.h"
+#include "vm/artifact_folder.h"
 
 #include <fmt/format.h>
 
@@ -16,6 +17,8 @@ constexpr int k_json_report_version = 1;
 constexpr size_t k_junit_max_stream_bytes = 64 * 1024;
 constexpr size_t k_explanation_max_fault_lines = 60;
 constexpr size_t k_max_command_bytes = 300;
+// Kernel frames with source lines shown on the terminal after the user's own.
+constexpr size_t k_explanation_max_kernel_frames = 8;
 
 // JSON strings must be UTF-8; anything else is shown with \xNN escapes.
 std::string json_text(std::string_view text) {
@@ -224,13 +227,33 @@ Json to_json(const ScenarioReport& r) {
     steps.push_back(std::move(step));
   }
   Json faults = Json::array();
-  for (const auto& f : r.faults)
+  for (const auto& f : r.faults) {
+    Json frames = Json::array();
+    for (const auto& frame : f.frames) {
+      Json source = Json::array();
+      for (const auto& s : frame.source)
+        source.push_back({{"function", json_text(s.function)},
+                          {"file", json_text(s.file)},
+                          {"line", s.line},
+                          {"column", s.column}});
+      frames.push_back({{"frame", json_text(frame.frame.text)},
+                        {"function", json_text(frame.frame.function)},
+                        {"offset", frame.frame.offset},
+                        {"size", frame.frame.size},
+                        {"module", json_text(frame.frame.module)},
+                        {"exact", frame.frame.exact},
+                        {"reliable", frame.frame.reliable},
+                        {"user", frame.user},
+                        {"source", std::move(source)}});
+    }
     faults.push_back({{"kind", f.kind},
                       {"title", json_text(f.title)},
                       {"report", json_text(f.report)},
                       {"phase", f.phase},
                       {"step_index", f.step_index > 0 ? Json(f.step_index) : Json(nullptr)},
-                      {"step", json_text(f.step)}});
+                      {"step", json_text(f.step)},
+                      {"frames", std::move(frames)}});
+  }
   // An array of [milestone, seconds] pairs keeps the milestones in the order they happened.
   Json timeline = Json::array();
   for (const auto& [milestone, seconds] : r.timeline)
@@ -306,6 +329,52 @@ std::string build_warnings_text(const ScenarioReport& report) {
   return out;
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// A source file as the terminal shows it: below the current folder, relative to it.
+std::string shown_path(const std::string& file) {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (ec || !fs::path(file).is_absolute())
+    return file;
+  fs::path rel = fs::path(file).lexically_proximate(cwd);
+  return rel.empty() || *rel.begin() == ".." ? file : rel.string();
+}
+
+std::string frame_lines(const FaultFrame& f, std::string_view prefix, bool relative) {
+  if (f.source.empty())
+    return fmt::format("{}{}  (no source line)\n", prefix, printable_text(f.frame.text));
+  std::string out;
+  for (size_t i = 0; i < f.source.size(); ++i) {
+    const SourceLocation& s = f.source[i];
+    std::string where = fmt::format("{}:{}", relative ? shown_path(s.file) : s.file, s.line);
+    if (i + 1 < f.source.size())
+      out += fmt::format("{}{}  {} (inlined into {})\n", prefix, printable_text(s.function),
+                         printable_text(where), printable_text(f.source[i + 1].function));
+    else
+      out += fmt::format("{}{}  {}  ({})\n", prefix, printable_text(s.function),
+                         printable_text(where), printable_text(f.frame.text));
+  }
+  return out;
+}
+
+} // namespace
+
+std::string fault_source_lines(const FaultReport& fault, std::string_view prefix,
+                               size_t max_kernel_frames, bool relative) {
+  std::string out;
+  for (const auto& f : fault.frames)
+    if (f.user && f.frame.reliable)
+      out += frame_lines(f, prefix, relative);
+  size_t kernel = 0;
+  for (const auto& f : fault.frames)
+    if (!f.user && f.frame.reliable && !f.source.empty() && kernel++ < max_kernel_frames)
+      out += frame_lines(f, prefix, relative);
+  return out;
+}
+
 std::string failure_explanation(const ScenarioReport& report) {
   if (report.verdict == Verdict::passed || report.verdict == Verdict::skipped)
     return {};
@@ -329,7 +398,16 @@ std::string failure_explanation(const ScenarioReport& report) {
                           report.file.string(),
                           report.steps[static_cast<size_t>(f.step_index) - 1].line);
     out += fmt::format("  kernel {} {}: {}\n", f.kind, where, printable_text(f.title));
-    out += indent(printable_text(f.report), "    | ", k_explanation_max_fault_lines);
+    // The user's own lines first; the raw report only when no frame has a source line.
+    bool resolved = std::any_of(f.frames.begin(), f.frames.end(),
+                                [](const FaultFrame& frame) { return !frame.source.empty(); });
+    if (resolved)
+      out += fault_source_lines(f, "    ", k_explanation_max_kernel_frames, true);
+    else
+      out += indent(printable_text(f.report), "    | ", k_explanation_max_fault_lines);
+    if (!report.artifacts.empty())
+      out += fmt::format("    full report: {}\n",
+                         (report.artifacts / ArtifactFolder::name(Artifact::faults)).string());
   }
   if (!report.debugcon_diff.empty()) {
     out += "  debugcon output differs from the expected bytes:\n";

@@ -1,10 +1,13 @@
 #pragma once
 
+#include "build/symbolizer.h"
 #include "core/error.h"
+#include "guest/stack_frame.h"
 #include "judge/verdict.h"
 #include "util/json_document.h"
 #include "vm/step_result.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -23,6 +26,17 @@ struct StepReport {
   bool operator==(const StepReport&) const = default;
 };
 
+// One frame of a fault report and where its address lies in the source.
+struct FaultFrame {
+  StackFrame frame;
+  // Innermost first, each inlined into the next (Symbolizer::resolve); empty: unresolved
+  // (a kernel frame without a debug vmlinux, a module without debug info, garbage).
+  std::vector<SourceLocation> source;
+  bool user = false; // in a module the scenario built (not the kernel or its own modules)
+
+  bool operator==(const FaultFrame&) const = default;
+};
+
 // A kernel fault found on the console.
 struct FaultReport {
   std::string kind;   // one of k_fault_kinds
@@ -31,6 +45,7 @@ struct FaultReport {
   std::string phase;  // "boot" (before the first step), "step", "shell" or "shutdown"
   int step_index = 0; // for phase "step": the step's number, from 1 (ScenarioReport::steps)
   std::string step;   // for phase "step": that step's command; else empty
+  std::vector<FaultFrame> frames; // every frame of the report, in its order
 
   bool operator==(const FaultReport&) const = default;
 };
@@ -93,9 +108,19 @@ std::string terminal_summary_line(const ScenarioReport& report, bool color);
 // folder built cleanly.
 std::string build_warnings_text(const ScenarioReport& report);
 
+// The user's modules' frames (without a source line: "    f+0x1/0x2 [m]  (no source line)"),
+// then the kernel's that have source lines, one line per source position:
+// "    hidden_write  /x/drv/x.c:42 (inlined into hidden_ioctl)", the function's own line
+// ending with the frame as printed. Empty when no user frame and no resolved kernel frame.
+// `max_kernel_frames` caps the kernel's; `relative` shows files below the current folder relative
+// to it (the terminal).
+std::string fault_source_lines(const FaultReport& fault, std::string_view prefix,
+                               size_t max_kernel_frames = SIZE_MAX, bool relative = false);
+
 // Several lines saying why a scenario did not pass: each failing step (command and
-// file:line) with expected vs got, other failures, fault reports, the debugcon diff, and
-// where the artifacts are. Empty for a passed scenario.
+// file:line) with expected vs got, other failures, each fault (its headline, then its frames
+// with source lines, or the raw report when no frame has one, then where faults.txt is), the
+// debugcon diff, and where the artifacts are. Empty for a passed scenario.
 std::string failure_explanation(const ScenarioReport& report);
 
 // Text made safe for XML 1.0 (characters it forbids shown as \xNN) and escaped for element

@@ -1,6 +1,9 @@
 #include "run/scenario_runner.h"
 
 #include "build/dkms_conf.h"
+#include "build/module_build.h"
+#include "build/symbolizer.h"
+#include "image/module_deps.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
 #include "run/failure_shell.h"
@@ -152,6 +155,8 @@ private:
       m_seen.prepare_failure = guest.error().message;
       return;
     }
+    m_modules = guest->modules;
+    m_module_folders = guest->module_folders;
     for (const auto& [folder, text] : guest->warnings) {
       m_report.build_warnings.emplace_back(folder.string(), text);
       m_seen.warned_modules.push_back(folder.string());
@@ -315,13 +320,25 @@ private:
     m_seen.faults_dropped = m_session->faults_dropped();
     m_seen.max_faults = GuestSession::k_max_faults;
     std::string fault_text;
+    std::optional<Symbolizer> symbolizer;
     for (const auto& f : m_seen.faults) {
       m_report.faults.push_back(fault_report(f, m_scenario));
+      FaultReport& r = m_report.faults.back();
+      if (!symbolizer)
+        symbolizer.emplace(debug_objects());
+      symbolize(r, *symbolizer);
       std::string where = f.phase.name;
-      if (const FaultReport& r = m_report.faults.back(); r.step_index > 0)
+      if (r.step_index > 0)
         where = fmt::format("step {} ({}:{})", r.step_index, m_scenario.file.filename().string(),
                             m_scenario.steps[static_cast<size_t>(r.step_index) - 1].line);
       fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, where, f.fault.report);
+      bool resolved = std::any_of(r.frames.begin(), r.frames.end(),
+                                  [](const FaultFrame& frame) { return !frame.source.empty(); });
+      if (resolved)
+        fault_text +=
+            "--- source lines (from the modules' debug info" +
+            std::string(m_debug_vmlinux.empty() ? "" : " and " + m_debug_vmlinux.string()) + ")\n" +
+            fault_source_lines(r, "  ");
     }
     if (!fault_text.empty())
       keep(Artifact::faults, fault_text);
@@ -361,6 +378,41 @@ private:
     }
   }
 
+  // The files fault frames are resolved in: each .ko the scenario built (its file names
+  // mapped back to the user's folder) and, when there is one, the kernel's debug vmlinux.
+  std::vector<DebugObject> debug_objects() {
+    std::vector<DebugObject> objects;
+    for (const auto& m : m_modules) {
+      std::string name = module_name(m.ko.filename().string());
+      auto folder = m_module_folders.find(name);
+      DebugObject object{.module = name, .file = m.ko};
+      // The scenario names folders relative to itself ("tests/scenarios/../kmod/x"); reports
+      // name files by their absolute, plain path.
+      std::error_code ec;
+      fs::path dir =
+          folder == m_module_folders.end() ? fs::path() : fs::absolute(folder->second, ec);
+      if (!dir.empty() && !ec)
+        object.map_path = [ko = m.ko, dir = dir.lexically_normal()](const std::string& file) {
+          return user_source_file(file, ko, dir);
+        };
+      objects.push_back(std::move(object));
+    }
+    m_debug_vmlinux = debug_vmlinux_for(m_lab.profile, m_report.kernel);
+    if (!m_debug_vmlinux.empty())
+      objects.push_back({.module = "", .file = m_debug_vmlinux});
+    return objects;
+  }
+
+  // Every frame of the report, with its source lines where the debug info has them.
+  void symbolize(FaultReport& fault, Symbolizer& symbolizer) {
+    for (auto& frame : stack_frames(fault.report)) {
+      bool user = !frame.module.empty() && m_module_folders.contains(frame.module);
+      auto source = symbolizer.resolve(frame);
+      fault.frames.push_back(
+          {.frame = std::move(frame), .source = std::move(source), .user = user});
+    }
+  }
+
   // The judge's verdict into the report; the step results move there, never copied.
   void report(Judgement judgement) {
     m_report.verdict = judgement.verdict;
@@ -396,6 +448,9 @@ private:
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
   bool m_guest_responsive = true;
+  std::vector<GuestModuleFile> m_modules;                        // the scenario's built modules
+  std::map<std::string, std::filesystem::path> m_module_folders; // module name -> its folder
+  std::filesystem::path m_debug_vmlinux; // kernel frames resolve in it; empty: none
 };
 
 } // namespace

@@ -76,6 +76,23 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
                             .phase = f.at("phase").get<std::string>(),
                             .step_index = index.is_null() ? 0 : index.get<int>(),
                             .step = f.at("step").get<std::string>()});
+        for (const auto& fr : f.at("frames")) {
+          FaultFrame frame;
+          frame.frame = {.text = fr.at("frame").get<std::string>(),
+                         .function = fr.at("function").get<std::string>(),
+                         .offset = fr.at("offset").get<uint64_t>(),
+                         .size = fr.at("size").get<uint64_t>(),
+                         .module = fr.at("module").get<std::string>(),
+                         .exact = fr.at("exact").get<bool>(),
+                         .reliable = fr.at("reliable").get<bool>()};
+          frame.user = fr.at("user").get<bool>();
+          for (const auto& s : fr.at("source"))
+            frame.source.push_back({.function = s.at("function").get<std::string>(),
+                                    .file = s.at("file").get<std::string>(),
+                                    .line = s.at("line").get<int>(),
+                                    .column = s.at("column").get<int>()});
+          r.faults.back().frames.push_back(std::move(frame));
+        }
       }
       reports.push_back(std::move(r));
     }

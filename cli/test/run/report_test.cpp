@@ -180,9 +180,71 @@ TEST(ReportTerminal, FailureExplanation) {
                   "    | Oops: 0002 [#1] PREEMPT SMP NOPTI\n"
                   "    | RIP: 0010:labctl_fault_write.cold+0x40/0x14a [labctl_fault]\n"
                   "    | ---[ end trace 0000000000000000 ]---\n"
+                  "    full report: /tmp/art/oops-in-step/faults.txt\n"
                   "  kernel 6.1.0-56-amd64, accel tcg (/dev/kvm is missing)\n"
                   "  artifacts: /tmp/art/oops-in-step\n",
                   r.steps[1].failures[0]));
+}
+
+// The frames run/scenario_runner resolves: the user's module (inlined code), a kernel frame
+// with a line (a debug vmlinux), a kernel frame without one and a stale '? ' frame.
+std::vector<FaultFrame> resolved_frames() {
+  auto frames = stack_frames("RIP: 0010:hidden_write+0x15/0x30 [hidden_oops]\n"
+                             " vfs_write+0xc7/0x3f0\n"
+                             " ? stale_thing+0x1/0x2\n"
+                             " ksys_write+0x6b/0xf0\n");
+  return {{frames[0],
+           {{"hidden_store", "/src/x/x.c", 12, 2}, {"hidden_write", "/src/x/x.c", 42, 0}},
+           true},
+          {frames[1], {{"vfs_write", "/build/fs/read_write.c", 582, 0}}, false},
+          {frames[2], {{"stale_thing", "/build/x.c", 1, 0}}, false},
+          {frames[3], {}, false}};
+}
+
+TEST(ReportTerminal, FaultWithSourceLinesShowsTheUsersFramesThenTheKernelsThenTheReportFile) {
+  ScenarioReport r = failed_report();
+  r.faults[0].frames = resolved_frames();
+  std::string text = failure_explanation(r);
+  EXPECT_NE(text.find("tests/scenarios/oops-in-step.json:6): BUG: kernel NULL pointer "
+                      "dereference, address: 0000000000000000\n"
+                      "    hidden_store  /src/x/x.c:12 (inlined into hidden_write)\n"
+                      "    hidden_write  /src/x/x.c:42  (hidden_write+0x15/0x30 [hidden_oops])\n"
+                      "    vfs_write  /build/fs/read_write.c:582  (vfs_write+0xc7/0x3f0)\n"
+                      "    full report: /tmp/art/oops-in-step/faults.txt\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("    | Oops: 0002"), std::string::npos) << "the raw report is in faults.txt";
+  EXPECT_EQ(text.find("stale_thing"), std::string::npos) << "a '? ' frame is not shown";
+  // A module frame nothing resolved is still named.
+  r.faults[0].frames[0].source.clear();
+  EXPECT_NE(failure_explanation(r).find("    hidden_write+0x15/0x30 [hidden_oops]  (no source "
+                                        "line)\n    vfs_write  /build/fs/read_write.c:582"),
+            std::string::npos)
+      << failure_explanation(r);
+}
+
+TEST(ReportJson, FaultFramesCarryTheirSourceLines) {
+  ScenarioReport r = failed_report();
+  r.faults[0].frames = resolved_frames();
+  Json j = to_json(r);
+  const Json& frames = j["faults"][0]["frames"];
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[0]["frame"], "hidden_write+0x15/0x30 [hidden_oops]");
+  EXPECT_EQ(frames[0]["function"], "hidden_write");
+  EXPECT_EQ(frames[0]["offset"], 0x15);
+  EXPECT_EQ(frames[0]["size"], 0x30);
+  EXPECT_EQ(frames[0]["module"], "hidden_oops");
+  EXPECT_EQ(frames[0]["exact"], true);
+  EXPECT_EQ(frames[0]["user"], true);
+  EXPECT_EQ(frames[0]["source"],
+            Json::parse(R"([{"function": "hidden_store", "file": "/src/x/x.c", "line": 12,
+                             "column": 2},
+                            {"function": "hidden_write", "file": "/src/x/x.c", "line": 42,
+                             "column": 0}])"));
+  EXPECT_EQ(frames[1]["module"], "");
+  EXPECT_EQ(frames[1]["exact"], false);
+  EXPECT_EQ(frames[2]["reliable"], false);
+  EXPECT_TRUE(frames[3]["source"].empty());
 }
 
 TEST(ReportTerminal, ExpectationFailureExplanation) {
@@ -399,7 +461,8 @@ TEST(ReportJson, Keys) {
                                             {"report", null_dereference().report},
                                             {"phase", "step"},
                                             {"step_index", 2},
-                                            {"step", "echo oops > /dev/labctl_fault"}}}));
+                                            {"step", "echo oops > /dev/labctl_fault"},
+                                            {"frames", Json::array()}}}));
   ASSERT_EQ(failed["steps"].size(), 2u);
   EXPECT_EQ(failed["steps"][1], Json({{"command", "echo oops > /dev/labctl_fault"},
                                       {"line", 6},
@@ -467,6 +530,7 @@ TEST(ReportJson, RoundTrip) {
   reports[1].steps[0].result.err = "abc";
   reports[1].steps[1].result.out = "\xc3\xa9t\xc3\xa9\t\x01";
   reports[1].steps[1].result.timed_out = true;
+  reports[1].faults[0].frames = resolved_frames();
   reports[0].build_warnings = {
       {"/src/warning", "/src/warning/warning.c:12:13: warning: unused variable 'x'\n"}};
   std::string text = json_report(reports);
