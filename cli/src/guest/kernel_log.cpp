@@ -113,6 +113,8 @@ KernelLog::Text KernelLog::complete() const {
         m_console.line(console[ci]) == unescape_kmsg(text))
       ++ci;
     emit(text);
+    if (missing > 0)
+      out.gaps.push_back({.first_seq = next_seq, .missing = missing, .filled = filled});
     out.from_console += filled;
     out.lost += missing > filled ? missing - filled : 0;
     next_seq = record.seq + 1;

@@ -24,6 +24,12 @@ public:
     std::string text;        // one record per line, text only
     size_t from_console = 0; // lines taken from the console to fill kmsg's gaps and its end
     size_t lost = 0;         // records missing from both (kmsg's gaps the console did not fill)
+    struct Gap {
+      uint64_t first_seq = 0; // the first record kmsg lacks
+      uint64_t missing = 0;   // how many it lacks there
+      uint64_t filled = 0;    // console lines put in their place
+    };
+    std::vector<Gap> gaps; // for -v: where kmsg lost records
   };
   // The merged log. Console lines fill each gap in kmsg's sequence numbers (the lines whose
   // timestamp lies between the records around it) and follow its last record (what the

@@ -288,6 +288,10 @@ private:
     if (log.from_console > 0 || log.lost > 0)
       spdlog::debug("kernel log: {} lines taken from the console, {} records lost",
                     log.from_console, log.lost);
+    for (const auto& gap : log.gaps)
+      spdlog::debug("kernel log: /dev/kmsg lacked {} records from sequence number {}; the "
+                    "console had {} lines for them",
+                    gap.missing, gap.first_seq, gap.filled);
     m_kernel_log = std::move(log.text);
     m_seen.kernel_log = m_kernel_log;
     m_seen.kernel_log_lost = log.lost;

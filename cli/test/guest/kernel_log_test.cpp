@@ -42,6 +42,10 @@ TEST(KernelLog, AGapInTheSequenceNumbersIsFilledFromTheConsoleInOrder) {
   EXPECT_EQ(text.text, "flood 0\nflood 1\nflood 2\nflood 3\nflood 4\nflood 5\n");
   EXPECT_EQ(text.from_console, 3u);
   EXPECT_EQ(text.lost, 0u);
+  ASSERT_EQ(text.gaps.size(), 1u);
+  EXPECT_EQ(text.gaps[0].first_seq, 2u);
+  EXPECT_EQ(text.gaps[0].missing, 3u);
+  EXPECT_EQ(text.gaps[0].filled, 3u);
 }
 
 TEST(KernelLog, RecordsMissingFromBothAreCounted) {
