@@ -53,6 +53,14 @@ def cross_checks(report):
                                "present although the bytes are valid UTF-8")
                     except UnicodeDecodeError:
                         pass
+        skipped_steps = s.get("skipped_steps", [])
+        lines = [step.get("line") for step in steps] + [step.get("line") for step in skipped_steps]
+        if lines != sorted(lines) or len(set(lines)) != len(lines):
+            yield (f".scenarios[{i}].skipped_steps",
+                   f"the lines of steps and skipped_steps ({lines}) are not the scenario's steps in order")
+        reasons = {step.get("reason") for step in skipped_steps}
+        if len(reasons) > 1:
+            yield f".scenarios[{i}].skipped_steps", f"{len(reasons)} reasons; one thing stopped the steps"
         for j, fault in enumerate(s.get("faults", [])):
             at = f".scenarios[{i}].faults[{j}]"
             for k, frame in enumerate(fault.get("frames", [])):

@@ -1,6 +1,7 @@
 // The host side against a fake QEMU (tests/fake_qemu/fake-qemu) that replays recorded
 // consoles of the real kernel and speaks the control protocol: no VM, so each is quick.
 #include "e2e_support.h"
+#include "util/json_document.h"
 
 #include <gtest/gtest.h>
 
@@ -126,6 +127,92 @@ TEST_F(FakeQemu, ModuleLoadFailureShowsInsmodError) {
   auto r = run("module_fail", k_one_step);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("unknown symbol in module"), std::string::npos) << r.out;
+}
+
+// The steps a failure kept from running are named, by command, in every report (issue 14).
+TEST_F(FakeQemu, StepsAfterAFailedStepAreListedAsNotRunInEveryReport) {
+  auto junit = dir.path() / "junit.xml";
+  auto json = dir.path() / "report.json";
+  auto r = labctl({"--profile", profile().string(), "run", "--artifacts", artifacts.string(),
+                   "--junit", junit.string(), "--json", json.string(),
+                   scenario(R"({"steps": [
+    {"run": "echo one", "stdout": "one"},
+    {"run": "echo oops >&2; echo two", "stdout": "deux"},
+    {"run": "echo three", "stdout": "three"},
+    {"run": "echo four"}
+  ]})")
+                       .string()},
+                  {{"FAKE_QEMU_MODE", "ok"}}, std::chrono::seconds(120));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  // The mismatch shows stderr and the exit code too.
+  EXPECT_NE(
+      r.out.find("stdout: expected \"deux\", got \"two\"; stderr was \"oops\\n\"; exit code 0"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  not run (step 2 failed):\n"
+                       "    step 3 at " +
+                       (dir.path() / "s.json").string() +
+                       ":4: echo three\n"
+                       "    step 4 at " +
+                       (dir.path() / "s.json").string() + ":5: echo four\n"),
+            std::string::npos)
+      << r.out;
+  auto xml = read_file(junit);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_NE(xml->find(R"(name="step 3: echo three")"), std::string::npos) << *xml;
+  EXPECT_NE(xml->find(R"(<skipped message="not run: step 2 failed"/>)"), std::string::npos) << *xml;
+  EXPECT_EQ(report_schema_problems(json), "");
+  auto report = read_file(json);
+  ASSERT_TRUE(report.ok());
+  Json parsed = Json::parse(*report);
+  const Json& skipped = parsed["scenarios"][0]["skipped_steps"];
+  ASSERT_EQ(skipped.size(), 2u) << skipped.dump();
+  EXPECT_EQ(skipped[0]["command"], "echo three");
+  EXPECT_EQ(skipped[0]["line"], 4);
+  EXPECT_EQ(skipped[1]["reason"], "step 2 failed");
+}
+
+TEST_F(FakeQemu, AModuleThatDidNotLoadNamesItsErrnoAndTheStepsNotRun) {
+  auto r = run("module_fail", k_one_step, 20,
+               {{"FAKE_QEMU_INSMOD_ERROR",
+                 "insmod: can't insert '/lib/modules/6.1.0-fake/extra/x.ko': Unknown error 517"}});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("Unknown error 517 (EPROBE_DEFER: probe deferred"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  not run (module x did not load):\n    step 1 at "), std::string::npos)
+      << r.out;
+}
+
+// Every scenario runs by default; --fail-fast stops after the first failure and the summary
+// names what it did not run.
+TEST_F(FakeQemu, EveryScenarioRunsUnlessFailFastWhichNamesTheScenariosNotRun) {
+  auto write = [&](const std::string& name, const std::string& json) {
+    auto p = dir.path() / (name + ".json");
+    EXPECT_TRUE(write_file_atomic(p, json).ok());
+    return p.string();
+  };
+  std::string a = write("a-fails", R"({"steps": [{"run": "false"}]})");
+  std::string b = write("b-passes", k_one_step);
+  std::string c = write("c-passes", k_one_step);
+  auto all = labctl({"--profile", profile().string(), "run", "-j", "1", "--artifacts",
+                     artifacts.string(), a, b, c},
+                    {{"FAKE_QEMU_MODE", "ok"}}, std::chrono::seconds(120));
+  EXPECT_EQ(all.exit_code, 1) << all.out << all.err;
+  EXPECT_NE(all.out.find("FAIL  a-fails"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("PASS  b-passes"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("2 passed, 1 failed\n"), std::string::npos) << all.out;
+  auto fast = labctl({"--profile", profile().string(), "run", "-j", "1", "--fail-fast",
+                      "--artifacts", artifacts.string(), a, b, c},
+                     {{"FAKE_QEMU_MODE", "ok"}}, std::chrono::seconds(120));
+  EXPECT_EQ(fast.exit_code, 1) << fast.out << fast.err;
+  EXPECT_EQ(fast.out.find("b-passes  ("), std::string::npos) << fast.out;
+  EXPECT_NE(fast.out.find("0 passed, 1 failed, 2 not run (--fail-fast stopped at the first "
+                          "failure): b-passes, c-passes\n"),
+            std::string::npos)
+      << fast.out;
+  // --keep-going is the default, and contradicts --fail-fast.
+  auto both = labctl({"--profile", profile().string(), "run", "--fail-fast", "--keep-going", a});
+  EXPECT_EQ(both.exit_code, 2) << both.out << both.err;
 }
 
 TEST_F(FakeQemu, BootTimeoutNamesTheTimeoutThatEndedIt) {

@@ -75,6 +75,9 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
             {"seconds", 0.2},
             {"timed_out", false},
             {"failures", Json::array()}}}},
+         {"skipped_steps",
+          Json::array({{{"command", "echo after"}, {"line", 7}, {"reason", "step 1 failed"}}})},
+         {"kernel_log_lost", 0},
          {"faults",
           {{{"kind", "oops"},
             {"title", "Oops"},
@@ -149,6 +152,19 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   undocumented_key["scenarios"][0]["boot_image"] = "/x";
   EXPECT_NE(check(undocumented_key).find("boot_image"), std::string::npos);
 
+  // Skipped steps come after the steps that ran and share what stopped them.
+  Json skipped_before_ran = report;
+  skipped_before_ran["scenarios"][0]["skipped_steps"][0]["line"] = 5;
+  EXPECT_NE(check(skipped_before_ran).find(".scenarios[0].skipped_steps: "), std::string::npos)
+      << check(skipped_before_ran);
+  Json two_reasons = report;
+  two_reasons["scenarios"][0]["skipped_steps"].push_back(
+      {{"command", "echo later"}, {"line", 8}, {"reason", "interrupted"}});
+  EXPECT_NE(check(two_reasons).find("2 reasons"), std::string::npos) << check(two_reasons);
+  Json lost_negative = report;
+  lost_negative["scenarios"][0]["kernel_log_lost"] = -1;
+  EXPECT_NE(check(lost_negative).find(".scenarios[0].kernel_log_lost: "), std::string::npos);
+
   Json wrong_summary = report;
   wrong_summary["summary"]["failed"] = 0;
   EXPECT_NE(check(wrong_summary).find(".summary.failed: "), std::string::npos);
@@ -160,6 +176,7 @@ TEST_F(ReportSchema, CheckerRefusesWhatTheDocsDoNotAllow) {
   skipped_without_reason["exit_code"] = 0;
   skipped_without_reason["summary"]["failed"] = 0;
   skipped_without_reason["summary"]["skipped"] = 1;
+  skipped_without_reason["scenarios"][0]["skipped_steps"] = Json::array();
   EXPECT_NE(check(skipped_without_reason).find(".scenarios[0].skip_reason: "), std::string::npos)
       << check(skipped_without_reason);
   Json skipped = skipped_without_reason;

@@ -110,7 +110,12 @@ int run_app(int argc, char** argv) {
   run->add_option("--artifacts", run_opts.artifacts, "Artifacts directory");
   run->add_option("--junit", run_opts.junit, "Write a JUnit XML report");
   run->add_option("--json", run_opts.json, "Write a JSON report");
-  run->add_flag("--keep-going", run_opts.keep_going, "Run every scenario even after a failure");
+  run->add_flag("--fail-fast,-x", run_opts.fail_fast,
+                "Start no further scenario after the first failure (the other kernels of a "
+                "scenario that started still run)");
+  run->add_flag("--keep-going", run_opts.keep_going,
+                "Run every scenario even after a failure (the default)")
+      ->excludes("--fail-fast");
   run->add_option("--shard", run_opts.shard, "Run the K-th of N stable subsets (K/N, 1-based)");
   run->add_flag("--gdb", run_opts.gdb, k_gdb_help);
   run->add_flag("--gdb-wait", run_opts.gdb_wait, k_gdb_wait_help);

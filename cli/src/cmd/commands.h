@@ -43,11 +43,12 @@ struct RunOptions {
   std::string artifacts;
   std::string junit;
   std::string json;
-  bool keep_going = false;
-  std::string shard;     // K/N
-  bool gdb = false;      // GDB stub, gdb.script; implies one VM at a time
-  bool gdb_wait = false; // halt after module load until gdb continues
-  std::string trace;     // QEMU trace pattern(s); "help" lists the events
+  bool fail_fast = false;  // stop handing out scenarios after the first failure
+  bool keep_going = false; // the default; accepted for scripts written when it was not
+  std::string shard;       // K/N
+  bool gdb = false;        // GDB stub, gdb.script; implies one VM at a time
+  bool gdb_wait = false;   // halt after module load until gdb continues
+  std::string trace;       // QEMU trace pattern(s); "help" lists the events
   // A shell in the failed guest before teardown; needs a terminal, one VM at a time.
   bool shell_on_failure = false;
 };

@@ -10,9 +10,11 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/log.h"
+#include "util/visible_bytes.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -152,20 +154,24 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
         std::fprintf(stderr, "\r\033[K");
       std::puts(terminal_summary_line(report, color).c_str());
       std::fputs(build_warnings_text(report).c_str(), stdout);
+      std::fputs(notes_text(report).c_str(), stdout);
       std::fputs(failure_explanation(report).c_str(), stdout);
       std::fflush(stdout);
     }
-    return passing(report.verdict) || options.keep_going;
+    return passing(report.verdict) || !options.fail_fast;
   };
   auto reports = run_scenario_pool(scenarios, jobs, run_one, on_done, group);
   progress.clear();
 
   std::vector<ScenarioReport> done;
+  std::vector<std::string> not_run_names;
   for (size_t i = 0; i < reports.size(); ++i)
     if (reports[i]) {
       done.push_back(std::move(*reports[i]));
       if (done.back().kernel.empty()) // an error report of the pool
         done.back().kernel = labs[pairs[i].kernel].kernel.version;
+    } else {
+      not_run_names.push_back(escape_bytes(scenarios[i].name));
     }
   auto count = [&](Verdict v) {
     return std::count_if(done.begin(), done.end(), [&](auto& r) { return r.verdict == v; });
@@ -175,7 +181,11 @@ int command_run(const GlobalOptions& global, const RunOptions& options) {
   size_t not_run = scenarios.size() - done.size();
   std::printf("%zu passed, %zu failed%s%s\n", passed, done.size() - passed - skipped,
               skipped ? fmt::format(", {} skipped", skipped).c_str() : "",
-              not_run ? fmt::format(", {} not run (stopped at the first failure)", not_run).c_str()
+              not_run ? fmt::format(", {} not run ({}): {}", not_run,
+                                    interrupted() ? "interrupted"
+                                                  : "--fail-fast stopped at the first failure",
+                                    fmt::join(not_run_names, ", "))
+                            .c_str()
                       : "");
   std::printf("artifacts: %s\n", root.c_str());
   // Before the reports: --json /dev/stdout appends after these lines.

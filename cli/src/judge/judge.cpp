@@ -18,22 +18,23 @@ std::string_view without_one_newline(std::string_view s) {
   return s;
 }
 
-// What an unexpected exit code usually means, as a shell in the guest reports it.
 std::string exit_code_hint(int code) {
-  if (code == 126)
-    return " (command not executable)";
-  if (code == 127)
-    return " (command not found)";
-  if (code > 128 && code < 128 + 65) {
-    const char* name = sigabbrev_np(code - 128);
-    return name ? fmt::format(" (killed by SIG{})", name)
-                : fmt::format(" (killed by signal {})", code - 128);
-  }
-  return {};
+  std::string meaning = exit_code_meaning(code);
+  return meaning.empty() ? meaning : " (" + meaning + ")";
+}
+
+// What a stream's mismatch is shown with: the other stream and the exit code, so that the
+// reason a command printed nothing ("No such device") is in the same message.
+std::string other_stream(const char* stream, const StepResult& run) {
+  bool is_stdout = std::strcmp(stream, "stdout") == 0;
+  const std::string& other = is_stdout ? run.err : run.out;
+  return fmt::format("; {} {}; exit code {}{}", is_stdout ? "stderr" : "stdout",
+                     other.empty() ? "empty" : "was " + quote_excerpt(other), run.exit_code,
+                     exit_code_hint(run.exit_code));
 }
 
 void compare_exact(std::vector<std::string>& failures, const char* stream,
-                   const std::string& expected, std::string_view got) {
+                   const std::string& expected, std::string_view got, const StepResult& run) {
   std::string_view want = without_one_newline(expected);
   std::string_view have = without_one_newline(got);
   if (want == have)
@@ -44,11 +45,11 @@ void compare_exact(std::vector<std::string>& failures, const char* stream,
                                     quote_excerpt(have, diff));
   if (want.size() > 200 || have.size() > 200)
     message += fmt::format(" (first difference at byte {})", diff);
-  failures.push_back(std::move(message));
+  failures.push_back(message + other_stream(stream, run));
 }
 
 void search(std::vector<std::string>& failures, const char* stream, const std::string& pattern,
-            std::string_view got) {
+            std::string_view got, const StepResult& run) {
   auto re = Regex::compile(pattern);
   if (!re) {
     failures.push_back(
@@ -57,8 +58,9 @@ void search(std::vector<std::string>& failures, const char* stream, const std::s
   }
   if (re->matches(got))
     return;
-  failures.push_back(fmt::format("{}_regex /{}/ did not match; {} was {}", stream, pattern, stream,
-                                 got.empty() ? "empty" : quote_excerpt(got)));
+  failures.push_back(fmt::format("{}_regex /{}/ did not match; {} was {}{}", stream, pattern,
+                                 stream, got.empty() ? "empty" : quote_excerpt(got),
+                                 other_stream(stream, run)));
 }
 
 std::string last_output(const StepResult& run) {
@@ -108,13 +110,13 @@ std::vector<std::string> judge_step(const Step& step, const StepResult& run) {
     failures.push_back(std::move(message));
   }
   if (step.expected_stdout)
-    compare_exact(failures, "stdout", *step.expected_stdout, run.out);
+    compare_exact(failures, "stdout", *step.expected_stdout, run.out, run);
   if (step.expected_stderr)
-    compare_exact(failures, "stderr", *step.expected_stderr, run.err);
+    compare_exact(failures, "stderr", *step.expected_stderr, run.err, run);
   if (step.stdout_regex)
-    search(failures, "stdout", *step.stdout_regex, run.out);
+    search(failures, "stdout", *step.stdout_regex, run.out, run);
   if (step.stderr_regex)
-    search(failures, "stderr", *step.stderr_regex, run.err);
+    search(failures, "stderr", *step.stderr_regex, run.err, run);
   return failures;
 }
 
@@ -148,7 +150,8 @@ std::vector<std::string> judge_guest_end(const Step& step, const StepObservation
                       console.empty() ? "" : "; last console lines:\n" + console)};
 }
 
-std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log) {
+std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log,
+                                          size_t lost) {
   std::vector<std::string> failures;
   if (expect.kernel_log.empty() && expect.kernel_log_absent.empty())
     return failures;
@@ -159,9 +162,14 @@ std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view
       failures.push_back(
           fmt::format("kernel_log /{}/: bad regex: {}", pattern, re.error().message));
     else if (!re->matches(log))
-      failures.push_back(fmt::format("kernel_log /{}/ did not match anywhere in the kernel log "
-                                     "({} lines)",
-                                     pattern, std::count(log.begin(), log.end(), '\n')));
+      failures.push_back(fmt::format(
+          "kernel_log /{}/ did not match anywhere in the kernel log ({} lines){}", pattern,
+          std::count(log.begin(), log.end(), '\n'),
+          lost == 0 ? std::string()
+                    : fmt::format("; {} records are missing from it: the kernel's ring buffer "
+                                  "overwrote them before /dev/kmsg was read, and the console did "
+                                  "not print them",
+                                  lost)));
   }
   for (const auto& pattern : expect.kernel_log_absent) {
     auto re = Regex::compile(pattern);

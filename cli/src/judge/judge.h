@@ -19,6 +19,9 @@ struct Judgement {
   std::vector<std::string> failures; // beyond the steps: boot, kernel log, faults, errors
   std::string debugcon_diff;         // unified diff when debugcon differed
   std::string skip_reason;           // for Verdict::skipped: why the scenario does not apply
+  // Why the scenario's steps after the observed ones did not run ("step 2 failed"); empty
+  // when every step ran or the scenario was skipped.
+  std::string steps_not_run;
 };
 
 // The verdict of one scenario from what its run observed. Pure: no I/O, no clock.
@@ -39,8 +42,10 @@ std::vector<std::string> judge_step(const Step& step, const StepResult& run);
 std::vector<std::string> judge_guest_end(const Step& step, const StepObservation& seen);
 
 // Unmatched expect.kernel_log regexes and matched expect.kernel_log_absent ones (with the
-// line that matched). CRLF line ends count as LF. Empty = passed.
-std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log);
+// line that matched). CRLF line ends count as LF. `lost` records the log lacks are named in
+// an unmatched regex's message. Empty = passed.
+std::vector<std::string> judge_kernel_log(const Expect& expect, std::string_view kernel_log,
+                                          size_t lost = 0);
 
 // Faults the scenario did not expect, and expected fault kinds that never occurred.
 std::vector<std::string> judge_faults(const Expect& expect,

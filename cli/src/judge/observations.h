@@ -79,7 +79,8 @@ struct Observations {
   size_t max_faults = 0;                   // how many are kept
   uint64_t console_bytes = 0;              // all the console printed
   uint64_t console_log_limit = 0;          // what console.log keeps
-  std::string_view kernel_log;             // from /dev/kmsg
+  std::string_view kernel_log;             // /dev/kmsg's records, its gaps filled from the console
+  size_t kernel_log_lost = 0;              // records missing from both
   std::optional<std::string> trace_log;    // trace.log, when trace expectations exist
   std::string trace_log_error;             // why trace.log could not be read
   uintmax_t debugcon_bytes = 0;            // for trace counts of "debugcon_bytes"

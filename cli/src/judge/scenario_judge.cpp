@@ -1,12 +1,37 @@
 #include "judge/debugcon_diff.h"
 #include "judge/judge.h"
 #include "judge/trace_check.h"
+#include "util/errno_name.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 
 namespace labctl {
 
 namespace {
+
+// True when `line` names the module `name` as a whole word ("kbleds: ...", "[kbleds]",
+// "kbleds.ko"), not as part of another name ("led" is not in "[kbleds]"). The kernel spells
+// a module's '-' as '_'.
+bool names_module(std::string_view line, std::string_view name) {
+  if (name.empty())
+    return false;
+  auto word_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  };
+  std::string underscored(name);
+  std::replace(underscored.begin(), underscored.end(), '-', '_');
+  for (std::string_view spelling : {name, std::string_view(underscored)})
+    for (size_t at = line.find(spelling); at != std::string_view::npos;
+         at = line.find(spelling, at + 1)) {
+      size_t end = at + spelling.size();
+      if ((at == 0 || !word_char(line[at - 1])) && (end == line.size() || !word_char(line[end])))
+        return true;
+    }
+  return false;
+}
 
 std::string join_lines(const std::deque<std::string>& lines, size_t last) {
   std::string out;
@@ -45,11 +70,41 @@ public:
       m_out.verdict = m_step_failed || !m_out.failures.empty() ? Verdict::failed : Verdict::passed;
     if (m_out.verdict == Verdict::failed)
       m_out.exit_code = ExitCode::failed;
+    if (m_seen.steps.size() < m_scenario.steps.size())
+      m_out.steps_not_run = steps_not_run();
     return std::move(m_out);
   }
 
 private:
   void fail(std::string message) { m_out.failures.push_back(std::move(message)); }
+
+  // Why the steps after the observed ones never ran, from what ended the run first.
+  std::string steps_not_run() const {
+    if (m_seen.setup_error)
+      return m_seen.setup_error->code == ExitCode::interrupted
+                 ? "interrupted"
+                 : "labctl could not run the scenario";
+    if (!m_seen.prepare_failure.empty())
+      return "the guest could not be prepared (a module did not build)";
+    if (m_scenario.warnings_are_errors && !m_seen.warned_modules.empty())
+      return "a module built with warnings (\"warnings\": \"error\")";
+    if (!m_seen.boot)
+      return m_seen.interrupted ? "interrupted" : "nothing booted";
+    if (m_seen.boot->outcome != WaitOutcome::ok)
+      return "the boot failed";
+    for (const auto& m : m_seen.boot->modules)
+      if (!m.ok)
+        return fmt::format("module {} did not load", m.name);
+    if (!m_seen.gdb_error.empty())
+      return "gdb could not attach";
+    if (!m_seen.steps.empty()) {
+      size_t last = m_seen.steps.size();
+      if (m_seen.steps.back().result.outcome == WaitOutcome::interrupted)
+        return fmt::format("interrupted during step {}", last);
+      return fmt::format("step {} failed", last);
+    }
+    return m_seen.interrupted ? "interrupted" : "the run stopped before the steps";
+  }
 
   void error(ExitCode code, std::string message) {
     m_error = true;
@@ -82,9 +137,10 @@ private:
         continue;
       std::string related;
       for (const auto& line : boot.console)
-        if (line.find(m.name) != std::string::npos)
-          related += "  | " + line + "\n";
-      fail(fmt::format("module {} failed to load: {}\n{}", m.name, m.error_text, related));
+        if (names_module(line, m.name))
+          related += "  | " + name_errnos(line) + "\n";
+      fail(fmt::format("module {} failed to load: {}\n{}", m.name, name_errnos(m.error_text),
+                       related));
     }
     if (!m_seen.gdb_error.empty())
       fail(m_seen.gdb_error);
@@ -196,7 +252,7 @@ private:
     bool complete = m_seen.steps.size() == m_scenario.steps.size() && !m_step_failed && !m_error;
     if (!complete)
       return;
-    for (auto& msg : judge_kernel_log(m_scenario.expect, m_seen.kernel_log))
+    for (auto& msg : judge_kernel_log(m_scenario.expect, m_seen.kernel_log, m_seen.kernel_log_lost))
       fail(std::move(msg));
     if (!m_scenario.expect.trace.empty()) {
       if (!m_seen.trace_log)

@@ -124,10 +124,8 @@ std::string junit_system_out(const ScenarioReport& report) {
     out += fmt::format("artifacts: {}\n", report.artifacts.string());
   for (size_t i = 0; i < report.steps.size(); ++i) {
     const StepReport& s = report.steps[i];
-    out += fmt::format(
-        "\n$ {}\n# step {} ({}:{}): {}, {:.2f} s\n", s.command, i + 1, report.file.string(), s.line,
-        s.result.out_of_time() ? "timed out" : fmt::format("exit {}", s.result.exit_code),
-        s.result.seconds);
+    out += fmt::format("\n$ {}\n# step {} ({}:{}): {}, {:.2f} s\n", s.command, i + 1,
+                       report.file.string(), s.line, describe_end(s.result), s.result.seconds);
     for (const auto& [label, bytes] :
          {std::pair{"stdout", &s.result.out}, std::pair{"stderr", &s.result.err}}) {
       if (bytes->empty())
@@ -187,15 +185,18 @@ std::string xml_escape(std::string_view text, bool attribute) {
 
 std::string junit_xml(const std::vector<ScenarioReport>& reports) {
   double total = 0;
-  for (const auto& r : reports)
+  size_t skipped_steps = 0;
+  for (const auto& r : reports) {
     total += r.seconds;
-  std::string counts = fmt::format(R"(tests="{}" failures="{}" errors="{}" time="{:.3f}")",
-                                   reports.size(), count_verdict(reports, Verdict::failed),
-                                   count_verdict(reports, Verdict::error), total);
+    skipped_steps += r.skipped_steps.size();
+  }
+  std::string counts = fmt::format(
+      R"(tests="{}" failures="{}" errors="{}" time="{:.3f}")", reports.size() + skipped_steps,
+      count_verdict(reports, Verdict::failed), count_verdict(reports, Verdict::error), total);
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   xml += fmt::format("<testsuites name=\"labctl\" {}>\n", counts);
   xml += fmt::format("  <testsuite name=\"labctl\" {} skipped=\"{}\">\n", counts,
-                     count_verdict(reports, Verdict::skipped));
+                     count_verdict(reports, Verdict::skipped) + skipped_steps);
   for (const auto& r : reports) {
     xml += fmt::format(R"(    <testcase classname="labctl" name="{}" file="{}" time="{:.3f}">)",
                        xml_escape(r.name, true), xml_escape(r.file.string(), true), r.seconds);
@@ -211,6 +212,15 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
     if (std::string out = junit_system_out(r); !out.empty())
       xml += fmt::format("      <system-out>{}</system-out>\n", xml_escape(out, false));
     xml += "    </testcase>\n";
+    for (size_t i = 0; i < r.skipped_steps.size(); ++i) {
+      const SkippedStepReport& s = r.skipped_steps[i];
+      xml += fmt::format(
+          R"(    <testcase classname="labctl.{}" name="step {}: {}" file="{}" time="0.000">)",
+          xml_escape(r.name, true), r.steps.size() + i + 1, xml_escape(one_line(s.command), true),
+          xml_escape(r.file.string(), true));
+      xml += fmt::format("\n      <skipped message=\"not run: {}\"/>\n    </testcase>\n",
+                         xml_escape(s.reason, true));
+    }
   }
   xml += "  </testsuite>\n</testsuites>\n";
   return xml;
@@ -226,6 +236,10 @@ Json to_json(const ScenarioReport& r) {
     put_bytes(step, "stderr", s.result.err);
     steps.push_back(std::move(step));
   }
+  Json skipped_steps = Json::array();
+  for (const auto& s : r.skipped_steps)
+    skipped_steps.push_back(
+        {{"command", json_text(s.command)}, {"line", s.line}, {"reason", json_text(s.reason)}});
   Json faults = Json::array();
   for (const auto& f : r.faults) {
     Json frames = Json::array();
@@ -279,6 +293,8 @@ Json to_json(const ScenarioReport& r) {
           {"artifacts", json_text(r.artifacts.string())},
           {"failures", text_array(r.failures)},
           {"steps", std::move(steps)},
+          {"skipped_steps", std::move(skipped_steps)},
+          {"kernel_log_lost", r.kernel_log_lost},
           {"faults", std::move(faults)},
           {"debugcon_diff", json_text(r.debugcon_diff)},
           {"timeline", timeline},
@@ -375,6 +391,14 @@ std::string fault_source_lines(const FaultReport& fault, std::string_view prefix
   return out;
 }
 
+std::string notes_text(const ScenarioReport& report) {
+  if (report.kernel_log_lost == 0)
+    return {};
+  return fmt::format("  kernel log: {} records lost (the kernel's ring buffer overwrote them "
+                     "before /dev/kmsg was read, and the console did not print them)\n",
+                     report.kernel_log_lost);
+}
+
 std::string failure_explanation(const ScenarioReport& report) {
   if (report.verdict == Verdict::passed || report.verdict == Verdict::skipped)
     return {};
@@ -388,6 +412,14 @@ std::string failure_explanation(const ScenarioReport& report) {
                        one_line(s.command));
     for (const auto& f : s.failures)
       out += indent(printable_text(f), "    ");
+  }
+  if (!report.skipped_steps.empty()) {
+    out += fmt::format("  not run ({}):\n", printable_text(report.skipped_steps.front().reason));
+    for (size_t i = 0; i < report.skipped_steps.size(); ++i) {
+      const SkippedStepReport& s = report.skipped_steps[i];
+      out += fmt::format("    step {} at {}:{}: {}\n", report.steps.size() + i + 1,
+                         report.file.string(), s.line, one_line(s.command));
+    }
   }
   for (const auto& f : report.failures)
     out += indent(printable_text(f), "  ");

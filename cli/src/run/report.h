@@ -37,6 +37,15 @@ struct FaultFrame {
   bool operator==(const FaultFrame&) const = default;
 };
 
+// A step of the scenario that did not run, and why ("step 2 failed").
+struct SkippedStepReport {
+  std::string command;
+  int line = 0; // the step's line in the scenario file
+  std::string reason;
+
+  bool operator==(const SkippedStepReport&) const = default;
+};
+
 // A kernel fault found on the console.
 struct FaultReport {
   std::string kind;   // one of k_fault_kinds
@@ -68,6 +77,7 @@ struct ScenarioReport {
   std::string skip_reason; // for Verdict::skipped: why it does not apply (else empty)
   double seconds = 0;
   std::vector<StepReport> steps;
+  std::vector<SkippedStepReport> skipped_steps; // the steps after those that ran, in order
   std::vector<std::string> failures; // beyond the steps: kernel log, debugcon, faults, errors
   std::vector<FaultReport> faults;
   std::string debugcon_diff; // unified diff, empty when debugcon matched or was not checked
@@ -82,6 +92,7 @@ struct ScenarioReport {
   // Compiler and modpost warnings of the module builds, per folder (built cleanly: absent).
   std::vector<std::pair<std::string, std::string>> build_warnings; // folder, warnings
   std::vector<DkmsPackageReport> dkms_packages; // the scenario's DKMS folders, in its order
+  size_t kernel_log_lost = 0; // kernel log records missing from both /dev/kmsg and the console
 
   bool operator==(const ScenarioReport&) const = default;
 };
@@ -91,7 +102,8 @@ int suite_exit_code(const std::vector<ScenarioReport>& reports);
 
 // JUnit XML: one <testsuite name="labctl"> with a <testcase> per scenario; failures and
 // errors carry failure_explanation, a skipped one <skipped message="reason"/>, steps and
-// their output go to <system-out>.
+// their output go to <system-out>. Each step that did not run is a testcase of its own
+// (classname "labctl.<scenario>", name "step N: command") with <skipped message="reason"/>.
 std::string junit_xml(const std::vector<ScenarioReport>& reports);
 
 // The --json report; its schema is documented in docs/report-json.md.
@@ -108,6 +120,10 @@ std::string terminal_summary_line(const ScenarioReport& report, bool color);
 // folder built cleanly.
 std::string build_warnings_text(const ScenarioReport& report);
 
+// Notes on a scenario of any verdict, for the terminal after its summary line: kernel log
+// records that were lost. Empty when there is nothing to say.
+std::string notes_text(const ScenarioReport& report);
+
 // The user's modules' frames (without a source line: "    f+0x1/0x2 [m]  (no source line)"),
 // then the kernel's that have source lines, one line per source position:
 // "    hidden_write  /x/drv/x.c:42 (inlined into hidden_ioctl)", the function's own line
@@ -118,9 +134,10 @@ std::string fault_source_lines(const FaultReport& fault, std::string_view prefix
                                size_t max_kernel_frames = SIZE_MAX, bool relative = false);
 
 // Several lines saying why a scenario did not pass: each failing step (command and
-// file:line) with expected vs got, other failures, each fault (its headline, then its frames
-// with source lines, or the raw report when no frame has one, then where faults.txt is), the
-// debugcon diff, and where the artifacts are. Empty for a passed scenario.
+// file:line) with expected vs got, the steps that did not run, other failures, each fault
+// (its headline, then its frames with source lines, or the raw report when no frame has one,
+// then where faults.txt is), the debugcon diff, and where the artifacts are. Empty for a
+// passed scenario.
 std::string failure_explanation(const ScenarioReport& report);
 
 // Text made safe for XML 1.0 (characters it forbids shown as \xNN) and escaped for element

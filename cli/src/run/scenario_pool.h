@@ -12,7 +12,7 @@ namespace labctl {
 
 // Runs scenarios on up to `jobs` worker threads (-j). `run_one(i)` runs scenarios[i];
 // `on_done(i, report)` is called once per finished scenario, one call at a time, and
-// returns false to hand out no further scenarios (a failure without --keep-going). An
+// returns false to hand out no further scenarios (a failure with --fail-fast). An
 // exception escaping `run_one` becomes an "error" report for that scenario (the
 // FatalError's exit code, else 3 with the exception's text) instead of std::terminate.
 // No new scenario starts once a signal arrived. The result has one entry per scenario,

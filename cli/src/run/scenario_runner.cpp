@@ -352,8 +352,19 @@ private:
     m_seen.console_bytes = vm.console_bytes();
     m_seen.console_log_limit = GuestLink::k_max_console_log;
 
-    m_seen.kernel_log = m_session->kernel_log();
-    keep(Artifact::kernel_log, m_seen.kernel_log);
+    KernelLog::Text log = m_session->kernel_log();
+    if (log.from_console > 0 || log.lost > 0)
+      spdlog::debug("kernel log: {} lines taken from the console, {} records lost",
+                    log.from_console, log.lost);
+    for (const auto& gap : log.gaps)
+      spdlog::debug("kernel log: /dev/kmsg lacked {} records from sequence number {}; the "
+                    "console had {} lines for them",
+                    gap.missing, gap.first_seq, gap.filled);
+    m_kernel_log = std::move(log.text);
+    m_seen.kernel_log = m_kernel_log;
+    m_seen.kernel_log_lost = log.lost;
+    m_report.kernel_log_lost = log.lost;
+    keep(Artifact::kernel_log, m_kernel_log);
 
     fs::path debugcon = m_artifacts.path(Artifact::debugcon);
     std::error_code ec;
@@ -427,6 +438,11 @@ private:
                                 .result = std::move(m_seen.steps[i].result),
                                 .failures = std::move(judgement.step_failures[i])});
     }
+    if (!judgement.steps_not_run.empty())
+      for (size_t i = m_seen.steps.size(); i < m_scenario.steps.size(); ++i)
+        m_report.skipped_steps.push_back({.command = m_scenario.steps[i].run,
+                                          .line = m_scenario.steps[i].line,
+                                          .reason = judgement.steps_not_run});
   }
 
   void write_artifacts() {
@@ -447,6 +463,7 @@ private:
   Observations m_seen;
   Clock::time_point m_deadline;
   std::unique_ptr<GuestSession> m_session;
+  std::string m_kernel_log; // m_seen.kernel_log points here
   bool m_guest_responsive = true;
   std::vector<GuestModuleFile> m_modules;                        // the scenario's built modules
   std::map<std::string, std::filesystem::path> m_module_folders; // module name -> its folder

@@ -10,8 +10,6 @@ namespace labctl {
 namespace {
 // How long a guest may stay silent past a request's deadline while an answer is underway.
 constexpr auto k_silence = std::chrono::seconds(5);
-// The kernel log kept in memory is bounded; beyond it only the artifacts file grows.
-constexpr size_t k_max_kernel_log = 32 * 1024 * 1024;
 } // namespace
 
 Result<std::unique_ptr<GuestSession>> GuestSession::start(Config config) {
@@ -88,19 +86,13 @@ void GuestSession::console_line(std::string_view line) {
   }
   m_console_faults.feed_line(line);
   collect(m_console_faults, false);
+  m_kernel_log.add_console(line);
 }
 
 void GuestSession::kmsg_records(const std::vector<std::string>& records) {
   for (const auto& record : records) {
     m_kmsg_faults.feed_line(record);
-    // "level,seq,usec,flags;text": keep the text for kernel_log expectations.
-    auto semi = record.find(';');
-    std::string_view text = semi == std::string::npos ? std::string_view(record)
-                                                      : std::string_view(record).substr(semi + 1);
-    if (m_kernel_log.size() + text.size() < k_max_kernel_log) {
-      m_kernel_log.append(text);
-      m_kernel_log += '\n';
-    }
+    m_kernel_log.add_kmsg(record);
   }
   collect(m_kmsg_faults, true);
 }

@@ -2,6 +2,7 @@
 
 #include "guest/fault_scanner.h"
 #include "guest/guest_protocol.h"
+#include "guest/kernel_log.h"
 #include "vm/artifact_folder.h"
 #include "vm/guest_link.h"
 #include "vm/qemu_command.h"
@@ -66,8 +67,9 @@ public:
   // The first k_max_faults faults are kept; later ones are only counted here.
   static constexpr size_t k_max_faults = 64;
   size_t faults_dropped() const { return m_faults_dropped; }
-  // The kernel log as read from /dev/kmsg (message text, one record per line).
-  const std::string& kernel_log() const { return m_kernel_log; }
+  // The kernel log: /dev/kmsg's records (message text, one record per line), with those it
+  // lost and the ones after its last record taken from the console (KernelLog).
+  KernelLog::Text kernel_log() const { return m_kernel_log.complete(); }
   GuestLink& vm() { return *m_vm; }
 
   // Seconds since labctl started QEMU at which each milestone was reached, in order:
@@ -98,7 +100,7 @@ private:
   std::map<std::string, int> m_console_titles;
   std::map<std::string, int> m_kmsg_titles;
   RunPhase m_phase;
-  std::string m_kernel_log;
+  KernelLog m_kernel_log;
   bool m_halted = false;
   Clock::time_point m_started;
   Clock::time_point m_last_control_bytes;

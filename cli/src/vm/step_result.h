@@ -28,6 +28,10 @@ enum class WaitOutcome {
 // "timed out", "QEMU exited", ...
 std::string describe(WaitOutcome outcome);
 
+// What a shell's exit code says beyond the number: "command not found" (127), "command not
+// executable" (126), "killed by SIGKILL" (137); "" for the others.
+std::string exit_code_meaning(int code);
+
 // Where a run was: "boot" (until the first step starts), "step" (step number `step`,
 // counted from 1 in the scenario's order), "shell" (run --shell-on-failure: the user's
 // shell after a failure) or "shutdown".
@@ -64,5 +68,11 @@ struct StepResult {
 
   bool operator==(const StepResult&) const = default;
 };
+
+// How the step ended, in words for a report: "exit 0", "exit 137 (killed by SIGKILL)",
+// "timed out (the agent killed it at its timeout)", or, when no exit status came back, why:
+// "no answer before the host's deadline (timed out)", "the guest agent died (killed by
+// signal 9; ...)", "QEMU exited".
+std::string describe_end(const StepResult& step);
 
 } // namespace labctl

@@ -59,15 +59,40 @@ TEST(JudgeStep, StdoutExactIgnoresOneTrailingNewline) {
   s.expected_stdout = "13\n";
   EXPECT_EQ(judge_step(s, ran(0, "13")), Failures{});
   // Only one newline is forgiven.
-  EXPECT_EQ(judge_step(s, ran(0, "13\n\n")), Failures{"stdout: expected \"13\", got \"13\\n\""});
+  EXPECT_EQ(judge_step(s, ran(0, "13\n\n")),
+            Failures{"stdout: expected \"13\", got \"13\\n\"; stderr empty; exit code 0"});
 }
 
 TEST(JudgeStep, StdoutMismatchQuotesBothSides) {
   Step s = step("cat /dev/qemu_exercise");
   s.expected_stdout = "Hello from QEMU!";
-  EXPECT_EQ(judge_step(s, ran(0, "")), Failures{"stdout: expected \"Hello from QEMU!\", got \"\""});
+  EXPECT_EQ(judge_step(s, ran(0, "")),
+            Failures{"stdout: expected \"Hello from QEMU!\", got \"\"; stderr empty; exit code 0"});
   EXPECT_EQ(judge_step(s, ran(0, "Hello from QEMU?\n")),
-            Failures{"stdout: expected \"Hello from QEMU!\", got \"Hello from QEMU?\""});
+            Failures{"stdout: expected \"Hello from QEMU!\", got \"Hello from QEMU?\"; stderr "
+                     "empty; exit code 0"});
+}
+
+// A mismatch of one stream shows the other and the exit code (issue 14): why a command
+// printed nothing is usually on stderr.
+TEST(JudgeStep, AStreamMismatchShowsTheOtherStreamAndTheExitCode) {
+  Step s = step("cat /dev/qemu_exercise");
+  s.expected_stdout = "Hello from QEMU!";
+  s.exit_code = 1;
+  EXPECT_EQ(judge_step(s, ran(1, "", "cat: can't open '/dev/qemu_exercise': No such device\n")),
+            Failures{"stdout: expected \"Hello from QEMU!\", got \"\"; stderr was \"cat: can't "
+                     "open '/dev/qemu_exercise': No such device\\n\"; exit code 1"});
+  Step e = step();
+  e.stderr_regex = "denied";
+  EXPECT_EQ(judge_step(e, ran(0, "it worked\n")),
+            Failures{"stderr_regex /denied/ did not match; stderr was empty; stdout was \"it "
+                     "worked\\n\"; exit code 0"});
+  e.stderr_regex.reset();
+  e.expected_stderr = "x";
+  e.exit_code = 137;
+  EXPECT_EQ(judge_step(e, ran(137, "partial")),
+            Failures{"stderr: expected \"x\", got \"\"; stdout was \"partial\"; exit code 137 "
+                     "(killed by SIGKILL)"});
 }
 
 TEST(JudgeStep, StderrExact) {
@@ -76,14 +101,16 @@ TEST(JudgeStep, StderrExact) {
   s.expected_stderr = "busy";
   EXPECT_EQ(judge_step(s, ran(1, "", "busy\n")), Failures{});
   EXPECT_EQ(judge_step(s, ran(1, "", "Device or resource busy\n")),
-            Failures{"stderr: expected \"busy\", got \"Device or resource busy\""});
+            Failures{"stderr: expected \"busy\", got \"Device or resource busy\"; stdout empty; "
+                     "exit code 1"});
 }
 
 TEST(JudgeStep, NonPrintableBytesAreVisible) {
   Step s = step();
   s.expected_stdout = "a\tb";
   EXPECT_EQ(judge_step(s, ran(0, std::string("a\0b\r\x1b[0m\xff", 9))),
-            Failures{"stdout: expected \"a\\tb\", got \"a\\x00b\\r\\x1b[0m\\xff\""});
+            Failures{"stdout: expected \"a\\tb\", got \"a\\x00b\\r\\x1b[0m\\xff\"; stderr empty; "
+                     "exit code 0"});
 }
 
 TEST(JudgeStep, LongValuesAreCutAroundTheFirstDifference) {
@@ -109,8 +136,11 @@ TEST(JudgeStep, Regexes) {
   EXPECT_EQ(judge_step(s, ran(1, "", "sh: can't create /dev/debugcon: Device or resource busy\n")),
             Failures{});
   EXPECT_EQ(judge_step(s, ran(1, "", "sh: permission denied\n")),
-            Failures{"stderr_regex /busy/ did not match; stderr was \"sh: permission denied\\n\""});
-  EXPECT_EQ(judge_step(s, ran(1)), Failures{"stderr_regex /busy/ did not match; stderr was empty"});
+            Failures{"stderr_regex /busy/ did not match; stderr was \"sh: permission denied\\n\"; "
+                     "stdout empty; exit code 1"});
+  EXPECT_EQ(
+      judge_step(s, ran(1)),
+      Failures{"stderr_regex /busy/ did not match; stderr was empty; stdout empty; exit code 1"});
 }
 
 TEST(JudgeStep, RegexAnchorsMatchAtLineEnds) {
@@ -127,9 +157,11 @@ TEST(JudgeStep, SeveralFailuresAreAllReported) {
   Step s = step();
   s.expected_stdout = "a";
   s.stdout_regex = "b";
-  EXPECT_EQ(judge_step(s, ran(2, "c")),
-            (Failures{"exit code: expected 0, got 2", "stdout: expected \"a\", got \"c\"",
-                      "stdout_regex /b/ did not match; stdout was \"c\""}));
+  EXPECT_EQ(
+      judge_step(s, ran(2, "c")),
+      (Failures{"exit code: expected 0, got 2",
+                "stdout: expected \"a\", got \"c\"; stderr empty; exit code 2",
+                "stdout_regex /b/ did not match; stdout was \"c\"; stderr empty; exit code 2"}));
 }
 
 TEST(JudgeStep, TimeoutShowsTheLastOutput) {

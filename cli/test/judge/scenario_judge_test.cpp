@@ -94,6 +94,27 @@ TEST(JudgeScenario, AFailingStepFailsAndSkipsTheWholeRunExpectations) {
   EXPECT_TRUE(j.failures.empty()) << j.failures[0];
 }
 
+// The steps after a failed one are named as not run, with what stopped them (issue 14).
+TEST(JudgeScenario, StepsAfterAFailedStepAreNotRunBecauseOfIt) {
+  Scenario s = two_steps();
+  Observations seen = good_run();
+  seen.steps = {answered(1, "hi\n")};
+  EXPECT_EQ(judge(s, seen).steps_not_run, "step 1 failed");
+  EXPECT_EQ(judge(s, good_run()).steps_not_run, "");
+  seen.steps.clear();
+  seen.boot->modules = {{.name = "led", .ok = false, .error_text = "insmod: can't insert"}};
+  EXPECT_EQ(judge(s, seen).steps_not_run, "module led did not load");
+  seen.boot->outcome = WaitOutcome::timeout;
+  EXPECT_EQ(judge(s, seen).steps_not_run, "the boot failed");
+  seen.boot.reset();
+  seen.prepare_failure = "module ../kmod/x did not build: ...";
+  EXPECT_EQ(judge(s, seen).steps_not_run,
+            "the guest could not be prepared (a module did not build)");
+  // A scenario that does not apply skips no steps of its own.
+  seen.skip_reason = "kernels '>=6.4' excludes 6.1.0-57-amd64";
+  EXPECT_EQ(judge(s, seen).steps_not_run, "");
+}
+
 // A scenario that does not apply is skipped with its reason, whatever else was seen: it
 // exits 0, and nothing it would have checked is judged.
 TEST(JudgeScenario, ASkipReasonSkipsWithThatReason) {
@@ -113,6 +134,19 @@ TEST(JudgeScenario, ASkipReasonSkipsWithThatReason) {
   EXPECT_EQ(j.verdict, Verdict::error);
   EXPECT_EQ(j.exit_code, ExitCode::interrupted);
   EXPECT_EQ(j.skip_reason, "");
+}
+
+TEST(JudgeScenario, AnUnmatchedKernelLogRegexSaysHowManyRecordsWereLost) {
+  Scenario s = two_steps();
+  s.expect.kernel_log = {"flood line 1$"};
+  Observations seen = good_run();
+  seen.kernel_log_lost = 3400;
+  Judgement j = judge(s, seen);
+  ASSERT_EQ(j.failures.size(), 1u);
+  EXPECT_NE(j.failures[0].find("(2 lines); 3400 records are missing from it: the kernel's ring "
+                               "buffer overwrote them"),
+            std::string::npos)
+      << j.failures[0];
 }
 
 TEST(JudgeScenario, KernelLogIsJudgedWhenTheRunIsComplete) {
@@ -240,6 +274,50 @@ TEST(JudgeScenario, ASoftDependencyThatDidNotLoadFailsNothing) {
   EXPECT_TRUE(j.failures.empty());
   seen.boot->modules[0].optional = false;
   EXPECT_EQ(judge(two_steps(), seen).verdict, Verdict::failed);
+}
+
+// kbleds' lines are not led's: a module's console lines are those that name it as a word.
+TEST(JudgeScenario, AModuleThatDidNotLoadShowsOnlyTheLinesThatNameItExactly) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->modules = {{.name = "led", .ok = false, .error_text = "insmod: can't insert"}};
+  seen.boot->console = {
+      "[2.0] RIP: 0010:kbleds_init+0x15/0x30 [kbleds]",
+      "[2.1] Modules linked in: kbleds(OE+) led_class", "[2.2] led: probe of led0 failed",
+      "[2.3] Call Trace: led_work+0x1/0x2 [led]", "[2.4] insmod /lib/modules/6.1/extra/led.ko"};
+  Judgement j = judge(two_steps(), seen);
+  EXPECT_EQ(j.failures,
+            std::vector<std::string>{"module led failed to load: insmod: can't insert\n"
+                                     "  | [2.2] led: probe of led0 failed\n"
+                                     "  | [2.3] Call Trace: led_work+0x1/0x2 [led]\n"
+                                     "  | [2.4] insmod /lib/modules/6.1/extra/led.ko\n"});
+  // The kernel spells a module's '-' as '_'.
+  seen.boot->modules = {{.name = "my-drv", .ok = false, .error_text = "failed"}};
+  seen.boot->console = {"[3.0] my_drv: Unknown symbol foo (err -2)", "[3.1] my_drv_extra: x"};
+  EXPECT_EQ(
+      judge(two_steps(), seen).failures,
+      std::vector<std::string>{"module my-drv failed to load: failed\n"
+                               "  | [3.0] my_drv: Unknown symbol foo (err -2 (ENOENT: No such "
+                               "file or directory))\n"});
+}
+
+// Errno values are named, those glibc does not know too (-517 is EPROBE_DEFER).
+TEST(JudgeScenario, AModuleLoadFailureNamesItsErrno) {
+  Observations seen;
+  seen.boot.emplace();
+  seen.boot->modules = {
+      {.name = "defer",
+       .ok = false,
+       .error_text = "insmod: can't insert '/lib/modules/6.1/extra/defer.ko': Unknown error 517"}};
+  seen.boot->console = {"[1.5] defer: probe of defer.0 failed with error -517"};
+  Judgement j = judge(two_steps(), seen);
+  ASSERT_EQ(j.failures.size(), 1u);
+  EXPECT_NE(j.failures[0].find("Unknown error 517 (EPROBE_DEFER: probe deferred"),
+            std::string::npos)
+      << j.failures[0];
+  EXPECT_NE(j.failures[0].find("failed with error -517 (EPROBE_DEFER: probe deferred"),
+            std::string::npos)
+      << j.failures[0];
 }
 
 TEST(JudgeScenario, FaultsFailUnlessExpected) {

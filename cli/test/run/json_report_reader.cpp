@@ -68,6 +68,13 @@ Result<std::vector<ScenarioReport>> parse_json_report(const std::string& text) {
         step.result.err = get_bytes(s, "stderr");
         r.steps.push_back(std::move(step));
       }
+      if (j.contains("skipped_steps"))
+        for (const auto& s : j.at("skipped_steps"))
+          r.skipped_steps.push_back({.command = s.at("command").get<std::string>(),
+                                     .line = s.at("line").get<int>(),
+                                     .reason = s.at("reason").get<std::string>()});
+      if (j.contains("kernel_log_lost"))
+        r.kernel_log_lost = j.at("kernel_log_lost").get<size_t>();
       for (const auto& f : j.at("faults")) {
         const Json& index = f.at("step_index");
         r.faults.push_back({.kind = f.at("kind").get<std::string>(),

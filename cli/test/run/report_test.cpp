@@ -482,6 +482,77 @@ TEST(ReportJson, Keys) {
   EXPECT_EQ(j["scenarios"][3]["debugcon_diff"], expectations_failed_report().debugcon_diff);
 }
 
+// Steps that did not run are listed by command, with what stopped them (issue 14).
+ScenarioReport failed_with_skipped_steps() {
+  ScenarioReport r = failed_report();
+  r.skipped_steps = {{.command = "cat /dev/labctl_fault", .line = 7, .reason = "step 2 failed"},
+                     {.command = "echo done", .line = 8, .reason = "step 2 failed"}};
+  return r;
+}
+
+TEST(ReportJson, SkippedStepsAndLostKernelLogRecords) {
+  Json j = to_json(failed_with_skipped_steps());
+  EXPECT_EQ(
+      j["skipped_steps"],
+      Json::array({{{"command", "cat /dev/labctl_fault"}, {"line", 7}, {"reason", "step 2 failed"}},
+                   {{"command", "echo done"}, {"line", 8}, {"reason", "step 2 failed"}}}));
+  EXPECT_EQ(j["kernel_log_lost"], 0);
+  EXPECT_EQ(to_json(passed_report())["skipped_steps"], Json::array());
+  ScenarioReport lost = passed_report();
+  lost.kernel_log_lost = 12;
+  EXPECT_EQ(to_json(lost)["kernel_log_lost"], 12);
+}
+
+TEST(ReportTerminal, StepsNotRunAreListedAfterTheFailedStep) {
+  std::string text = failure_explanation(failed_with_skipped_steps());
+  EXPECT_NE(text.find("  not run (step 2 failed):\n"
+                      "    step 3 at tests/scenarios/oops-in-step.json:7: cat /dev/labctl_fault\n"
+                      "    step 4 at tests/scenarios/oops-in-step.json:8: echo done\n"),
+            std::string::npos)
+      << text;
+  EXPECT_LT(text.find("step 2 at"), text.find("not run"));
+}
+
+TEST(ReportTerminal, LostKernelLogRecordsAreANoteForAnyVerdict) {
+  ScenarioReport r = passed_report();
+  EXPECT_EQ(notes_text(r), "");
+  r.kernel_log_lost = 3400;
+  EXPECT_EQ(notes_text(r), "  kernel log: 3400 records lost (the kernel's ring buffer overwrote "
+                           "them before /dev/kmsg was read, and the console did not print them)\n");
+}
+
+TEST(ReportXml, EachStepNotRunIsASkippedTestcase) {
+  std::string xml = junit_xml({failed_with_skipped_steps(), passed_report()});
+  EXPECT_NE(xml.find(R"(<testsuite name="labctl" tests="4" failures="1" errors="0")"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("skipped=\"2\">"), std::string::npos) << xml;
+  EXPECT_NE(
+      xml.find(
+          R"(    <testcase classname="labctl.oops-in-step" name="step 3: cat /dev/labctl_fault" file="tests/scenarios/oops-in-step.json" time="0.000">
+      <skipped message="not run: step 2 failed"/>
+    </testcase>)"),
+      std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find(R"(name="step 4: echo done")"), std::string::npos) << xml;
+}
+
+// A step without an exit status says why in JUnit's system-out, not "exit -1".
+TEST(ReportXml, AStepWithoutExitStatusSaysWhatHappened) {
+  ScenarioReport r = failed_report();
+  r.steps[1].result.exit_code = -1;
+  r.steps[1].result.outcome = WaitOutcome::agent_died;
+  r.steps[1].result.error = "the guest agent died (killed by signal 9; init restarts it)";
+  std::string xml = junit_xml({r});
+  EXPECT_EQ(xml.find("exit -1"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("# step 2 (tests/scenarios/oops-in-step.json:6): the guest agent died "
+                     "(killed by signal 9; init restarts it), 0.30 s"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(junit_xml({failed_report()}).find("exit 137 (killed by SIGKILL), 0.30 s"),
+            std::string::npos);
+}
+
 // The schema's fault kinds are the scanner's list, not a copy that can drift.
 TEST(ReportJson, SchemaFaultKindsAreTheScannersKinds) {
   auto text = read_file(test::test_data("../../docs/report-json.schema.json"));
@@ -533,6 +604,8 @@ TEST(ReportJson, RoundTrip) {
   reports[1].faults[0].frames = resolved_frames();
   reports[0].build_warnings = {
       {"/src/warning", "/src/warning/warning.c:12:13: warning: unused variable 'x'\n"}};
+  reports[1].skipped_steps = {{.command = "cat /x", .line = 7, .reason = "step 2 failed"}};
+  reports[3].kernel_log_lost = 3400;
   std::string text = json_report(reports);
   EXPECT_EQ(text.back(), '\n');
   auto back = parse_json_report(text);

@@ -250,7 +250,7 @@ TEST_F(GuestSessionTest, StepAnswerComesBackExactly) {
   EXPECT_EQ(step.out, out);
   EXPECT_EQ(step.err, err);
   EXPECT_FALSE(step.timed_out);
-  EXPECT_NE(session->kernel_log().find("hello from the step\n"), std::string::npos);
+  EXPECT_NE(session->kernel_log().text.find("hello from the step\n"), std::string::npos);
   ASSERT_EQ(link->requests().size(), 1u);
   EXPECT_EQ(link->requests()[0].verb, "RUN");
   EXPECT_EQ(link->requests()[0].command, "exit 7");
@@ -272,7 +272,7 @@ TEST_F(GuestSessionTest, RecordedAgentAnswerUnderTheRequestsNonce) {
   EXPECT_EQ(step.exit_code, 5);
   EXPECT_EQ(step.out, "out\x01");
   EXPECT_EQ(step.err, "err\n");
-  EXPECT_NE(session->kernel_log().find("rec\n"), std::string::npos);
+  EXPECT_NE(session->kernel_log().text.find("rec\n"), std::string::npos);
 }
 
 TEST_F(GuestSessionTest, AnswerWithABadCrcIsReportedAsDamaged) {
