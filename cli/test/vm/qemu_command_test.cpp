@@ -166,7 +166,7 @@ TEST(QemuCommand, CmdlineCarriesNonceThenProfile) {
   Profile p;
   p.cmdline = "quiet loglevel=3";
   EXPECT_EQ(kernel_cmdline(p, "abc123", false),
-            "console=ttyS0 panic=-1 labctl.boot=abc123 quiet loglevel=3");
+            "console=ttyS0 panic=-1 no_timer_check labctl.boot=abc123 quiet loglevel=3");
   EXPECT_NE(kernel_cmdline(p, "abc123", true).find("nokaslr"), std::string::npos);
 }
 
