@@ -19,14 +19,6 @@ constexpr const char* k_debs = "/var/cache/labctl-test/debs";
 const std::string k_old = installed_kernel_of_series("6.1");
 const std::string k_new = installed_kernel_of_series("6.12");
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
-
 // The source folder /usr/src/<name>-<version> of the Debian package `package`, unpacked
 // from its .deb in k_debs into `into` (what `apt-get install` would put there, without
 // installing anything); empty, with a test failure, when the .deb is not there.

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -76,6 +77,15 @@ inline std::string installed_kernel_of_series(const std::string& series) {
 }
 
 // `modinfo -F field` of a .ko, without its trailing newlines.
+// The lines of `text`, without their '\n'.
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
 inline std::string modinfo_field(const std::string& ko, const std::string& field) {
   auto r = run_capture({.argv = {"/sbin/modinfo", "-F", field, ko}}, std::chrono::seconds(30));
   EXPECT_TRUE(r.ok());

@@ -32,14 +32,6 @@ Ran run(std::vector<std::string> argv, const fs::path& cwd = {}, Env env = {},
   return {r->status.code, r->out, r->err};
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
-
 // The subcommands `labctl --help` lists.
 std::vector<std::string> subcommands() {
   auto help = labctl({"--help"}).out;
