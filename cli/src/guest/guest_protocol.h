@@ -118,6 +118,9 @@ struct ModuleLoad {
   std::string error_text; // insmod's output when it failed
   // Set by the host, not the guest: a soft dependency, whose failure fails nothing.
   bool optional = false;
+
+  // Its failure counts: it did not load and is no soft dependency.
+  bool failed() const { return !ok && !optional; }
 };
 
 // Decodes what init reports on the control channel while the guest boots.

@@ -93,7 +93,7 @@ private:
     if (m_seen.boot->outcome != WaitOutcome::ok)
       return "the boot failed";
     for (const auto& m : m_seen.boot->modules)
-      if (!m.ok)
+      if (m.failed())
         return fmt::format("module {} did not load", m.name);
     if (!m_seen.gdb_error.empty())
       return "gdb could not attach";
@@ -133,7 +133,7 @@ private:
       return;
     }
     for (const auto& m : boot.modules) {
-      if (m.ok || m.optional) // a soft dependency that failed is modprobe's "go on"
+      if (!m.failed()) // a soft dependency that failed is modprobe's "go on"
         continue;
       std::string related;
       for (const auto& line : boot.console)

@@ -52,7 +52,7 @@ std::optional<std::string> failure_stop_reason(const Scenario& scenario, const O
   }
   if (seen.boot)
     for (const auto& m : seen.boot->modules)
-      if (!m.ok)
+      if (m.failed())
         return fmt::format("module {} did not load: {}", m.name, first_line(m.error_text));
   if (!seen.gdb_error.empty())
     return "gdb could not attach: " + first_line(seen.gdb_error);

@@ -218,8 +218,8 @@ private:
     // What the guest says it runs (uname -r) outranks the release read on the host.
     if (!boot.kernel_release.empty())
       m_report.kernel = boot.kernel_release;
-    bool modules_ok = std::all_of(boot.modules.begin(), boot.modules.end(),
-                                  [](const ModuleLoad& m) { return m.ok || m.optional; });
+    bool modules_ok = std::none_of(boot.modules.begin(), boot.modules.end(),
+                                   [](const ModuleLoad& m) { return m.failed(); });
     if (modules_ok && m_options.gdb) {
       if (auto gdb = attach_gdb(*m_session, guest, m_options.gdb_wait); !gdb) {
         m_seen.gdb_error = gdb.error().message;

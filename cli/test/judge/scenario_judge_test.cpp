@@ -100,6 +100,9 @@ TEST(JudgeScenario, StepsAfterAFailedStepAreNotRunBecauseOfIt) {
   Observations seen = good_run();
   seen.steps = {answered(1, "hi\n")};
   EXPECT_EQ(judge(s, seen).steps_not_run, "step 1 failed");
+  // A soft dependency that did not load stopped nothing: the failed step did.
+  seen.boot->modules = {{.name = "crc32c_intel", .ok = false, .optional = true}};
+  EXPECT_EQ(judge(s, seen).steps_not_run, "step 1 failed");
   EXPECT_EQ(judge(s, good_run()).steps_not_run, "");
   seen.steps.clear();
   seen.boot->modules = {{.name = "led", .ok = false, .error_text = "insmod: can't insert"}};

@@ -44,6 +44,15 @@ TEST(FailureStopReason, NothingFailedIsNoStop) {
   EXPECT_EQ(failure_stop_reason(two_steps(), seen, {}), std::nullopt);
 }
 
+// A soft dependency that did not load (crc32c_intel without SSE 4.2) is no failure.
+TEST(FailureStopReason, ASoftDependencyThatDidNotLoadIsNoStop) {
+  Observations seen = booted();
+  seen.boot->modules.push_back({.name = "crc32c_intel", .ok = false, .optional = true});
+  seen.steps.push_back(answered("one\n"));
+  seen.steps.push_back(answered("two\n"));
+  EXPECT_EQ(failure_stop_reason(two_steps(), seen, {}), std::nullopt);
+}
+
 TEST(FailureStopReason, AFailedStepIsNamedWithItsLineAndTheJudgesWords) {
   Observations seen = booted();
   seen.steps.push_back(answered("one\n"));
