@@ -84,6 +84,14 @@ std::string normalize_line_ends(std::string_view text) {
 
 } // namespace
 
+std::string join_lines(const std::deque<std::string>& lines, size_t last) {
+  std::string out;
+  size_t start = lines.size() > last ? lines.size() - last : 0;
+  for (size_t i = start; i < lines.size(); ++i)
+    out += "  | " + lines[i] + "\n";
+  return out;
+}
+
 std::string quote_excerpt(std::string_view text, size_t from, size_t limit) {
   if (text.size() <= limit)
     return fmt::format("\"{}\"", escape_bytes(text));
@@ -142,10 +150,7 @@ std::vector<std::string> judge_guest_end(const Step& step, const StepObservation
     got = "no answer came and QEMU kept running until the step's time was up";
   else
     got = describe(run.outcome) + (run.error.empty() ? "" : ": " + run.error);
-  std::string console;
-  for (size_t i = seen.console.size() > 15 ? seen.console.size() - 15 : 0; i < seen.console.size();
-       ++i)
-    console += "  | " + seen.console[i] + "\n";
+  std::string console = join_lines(seen.console, 15);
   return {fmt::format("{}, but {}{}", expected, got,
                       console.empty() ? "" : "; last console lines:\n" + console)};
 }

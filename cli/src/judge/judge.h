@@ -5,6 +5,7 @@
 #include "judge/verdict.h"
 #include "vm/step_result.h"
 
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,9 @@ std::vector<std::string> judge_faults(const Expect& expect,
 
 // True when the scenario lists `kind` in expect.faults, so such a fault is not a failure.
 bool fault_expected(const Expect& expect, std::string_view kind);
+
+// The last `last` of `lines`, each as "  | line\n", for a message that quotes the console.
+std::string join_lines(const std::deque<std::string>& lines, size_t last);
 
 // `text` escaped (escape_bytes) and double-quoted; when longer than about `limit` bytes,
 // a window starting near byte `from` with "..." marks and the total size.

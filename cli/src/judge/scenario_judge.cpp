@@ -33,14 +33,6 @@ bool names_module(std::string_view line, std::string_view name) {
   return false;
 }
 
-std::string join_lines(const std::deque<std::string>& lines, size_t last) {
-  std::string out;
-  size_t start = lines.size() > last ? lines.size() - last : 0;
-  for (size_t i = start; i < lines.size(); ++i)
-    out += "  | " + lines[i] + "\n";
-  return out;
-}
-
 // Builds a Judgement in the order things happened; an error (the run's own trouble) makes
 // the verdict error, the last error's code the exit code.
 class ScenarioJudge {

@@ -391,6 +391,11 @@ std::string fault_source_lines(const FaultReport& fault, std::string_view prefix
   return out;
 }
 
+bool has_source_lines(const FaultReport& fault) {
+  return std::any_of(fault.frames.begin(), fault.frames.end(),
+                     [](const FaultFrame& frame) { return !frame.source.empty(); });
+}
+
 std::string notes_text(const ScenarioReport& report) {
   if (report.kernel_log_lost == 0)
     return {};
@@ -431,9 +436,7 @@ std::string failure_explanation(const ScenarioReport& report) {
                           report.steps[static_cast<size_t>(f.step_index) - 1].line);
     out += fmt::format("  kernel {} {}: {}\n", f.kind, where, printable_text(f.title));
     // The user's own lines first; the raw report only when no frame has a source line.
-    bool resolved = std::any_of(f.frames.begin(), f.frames.end(),
-                                [](const FaultFrame& frame) { return !frame.source.empty(); });
-    if (resolved)
+    if (has_source_lines(f))
       out += fault_source_lines(f, "    ", k_explanation_max_kernel_frames, true);
     else
       out += indent(printable_text(f.report), "    | ", k_explanation_max_fault_lines);

@@ -133,6 +133,9 @@ std::string notes_text(const ScenarioReport& report);
 std::string fault_source_lines(const FaultReport& fault, std::string_view prefix,
                                size_t max_kernel_frames = SIZE_MAX, bool relative = false);
 
+// True when some frame of `fault` was resolved to a source line.
+bool has_source_lines(const FaultReport& fault);
+
 // Several lines saying why a scenario did not pass: each failing step (command and
 // file:line) with expected vs got, the steps that did not run, other failures, each fault
 // (its headline, then its frames with source lines, or the raw report when no frame has one,

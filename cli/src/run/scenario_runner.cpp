@@ -332,9 +332,7 @@ private:
         where = fmt::format("step {} ({}:{})", r.step_index, m_scenario.file.filename().string(),
                             m_scenario.steps[static_cast<size_t>(r.step_index) - 1].line);
       fault_text += fmt::format("=== {} in {}\n{}\n", f.fault.title, where, f.fault.report);
-      bool resolved = std::any_of(r.frames.begin(), r.frames.end(),
-                                  [](const FaultFrame& frame) { return !frame.source.empty(); });
-      if (resolved)
+      if (has_source_lines(r))
         fault_text +=
             "--- source lines (from the modules' debug info" +
             std::string(m_debug_vmlinux.empty() ? "" : " and " + m_debug_vmlinux.string()) + ")\n" +
